@@ -1,0 +1,15 @@
+"""Benchmarks behind `growpilot bench …`; each returns a JSON-able dict of medians and raw runs."""
+
+from __future__ import annotations
+
+
+def run_bench(args) -> dict:
+    if args.what == "index":
+        from growpilot.bench.index_bench import bench_index
+
+        return bench_index(args.workspace, runs=args.runs, edits=args.edits, scale_chunks=args.scale_chunks)
+    if args.what == "complete":
+        from growpilot.bench.complete_bench import bench_complete
+
+        return bench_complete(args)
+    raise ValueError(args.what)

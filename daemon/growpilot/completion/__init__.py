@@ -1,0 +1,1 @@
+"""Completions: context → retrieval → prompt → model → postprocess, one stage per module."""

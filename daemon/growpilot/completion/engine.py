@@ -1,0 +1,192 @@
+"""The completion engine shared by inline completions, classic completions and `growpilot complete`.
+
+keystroke → (typed-ahead reuse) → debounce, latest wins → retrieval + prompt (worker thread) →
+(LRU cache) → model (worker thread, cancellable) → postprocess → recorded suggestion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule
+from growpilot.completion.postprocess import postprocess
+from growpilot.completion.prompt import Budget, BuiltPrompt, build_prompt
+from growpilot.config import Settings
+from growpilot.indexing.languages import language_of, line_comment
+from growpilot.learning.events import EventStore, GenerationRecord
+from growpilot.models.fim import Snippet
+from growpilot.models.holder import ModelHolder
+
+log = logging.getLogger(__name__)
+CACHE_SIZE = 256
+QUERY_LINES = 12  # lines before the cursor that make the retrieval query
+EXCLUDE_BEFORE, EXCLUDE_AFTER = 80, 30  # same-file lines around the cursor: already in the prompt
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    path: str  # absolute file path
+    text: str  # the document as the editor has it (unsaved changes included)
+    line: int  # 0-based
+    character: int  # 0-based, code points
+    kind: str = "inline"  # inline | completion | cli
+
+
+@dataclass
+class Suggestion:
+    text: str
+    generation_id: str
+    latency_ms: float
+    source: str  # model | cache | typeahead
+    mode: str
+    timings: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What retrieval needs to know about the folder a file lives in."""
+    root: str
+    search: Callable  # WorkspaceIndex.search
+
+
+@dataclass
+class _Shown:
+    path: str
+    prefix: str
+    suffix: str
+    text: str
+    mode: str
+
+
+class CompletionEngine:
+    def __init__(self, model: ModelHolder, events: EventStore, settings: Settings,
+                 workspace_for: Callable[[str], Workspace | None] = lambda path: None):
+        self.model = model
+        self.events = events
+        self.settings = settings
+        self.workspace_for = workspace_for
+        self._seq = 0
+        self._running: threading.Event | None = None
+        self._cache: OrderedDict[tuple, str] = OrderedDict()
+        self._last: _Shown | None = None
+        self._prepare_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-prompt")
+        self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-generate")
+
+    # ----- the pipeline
+    async def complete(self, req: CompletionRequest, debounce: bool = True) -> Suggestion | None:
+        started = time.perf_counter()
+        self._seq += 1
+        seq = self._seq
+        backend = self.model.backend
+        if not self.settings.completions_enabled or backend is None:
+            return None  # answer at once rather than block while the model loads
+        prefix, suffix = split_at(req.text, req.line, req.character)
+        ws = self.workspace_for(req.path)
+        rel = os.path.relpath(req.path, ws.root) if ws else os.path.basename(req.path)
+        ctx = CursorContext(rel, language_of(req.path) or "text", prefix, suffix, req.line, completion_mode(prefix, suffix))
+        if (rest := self._typed_ahead(req.path, ctx)) is not None:
+            return self._record(req, ws, ctx, "", rest, started, "typeahead", {})
+        if debounce and self.settings.debounce_ms:
+            await asyncio.sleep(self.settings.debounce_ms / 1000)
+            if seq != self._seq:
+                return None  # a newer keystroke superseded this one
+        loop = asyncio.get_running_loop()
+        t_prep = time.perf_counter()
+        prompt, timings = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend)
+        timings["prepare_ms"] = _ms(t_prep)
+        key = (backend.name, backend.adapter, prompt.text, ctx.mode, self.settings.max_tokens)
+        if (hit := self._cache.get(key)) is not None:
+            self._cache.move_to_end(key)
+            return self._record(req, ws, ctx, prompt.text, hit, started, "cache", timings)
+        cancel = threading.Event()
+        if self._running is not None:
+            self._running.set()  # latest wins: stop the generation still running
+        self._running = cancel
+        try:
+            gen = await loop.run_in_executor(self._model_pool, backend.generate, prompt.text, self.settings.max_tokens,
+                                             stop_rule(ctx.mode, ctx.prefix), cancel)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        timings.update(model_ms=round(gen.prefill_ms + gen.decode_ms, 1), prefill_ms=round(gen.prefill_ms, 1),
+                       decode_ms=round(gen.decode_ms, 1), prompt_tokens=gen.prompt_tokens,
+                       reused_tokens=gen.reused_tokens, new_tokens=gen.tokens, stop=gen.stop_reason)
+        if gen.stop_reason == "cancelled" or seq != self._seq:
+            return None
+        t_post = time.perf_counter()
+        text = postprocess(gen.text, ctx, backend.template.stops)
+        timings["postprocess_ms"] = _ms(t_post)
+        self._cache[key] = text or ""
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return self._record(req, ws, ctx, prompt.text, text or "", started, "model", timings)
+
+    def _prepare(self, ws: Workspace | None, ctx: CursorContext, backend) -> tuple[BuiltPrompt, dict]:
+        t0 = time.perf_counter()
+        snippets = self._retrieve(ws, ctx) if self.settings.retrieval_snippets else []
+        t1 = time.perf_counter()
+        s = self.settings
+        prompt = build_prompt(backend.template, backend.count_tokens, ctx.prefix, ctx.suffix, snippets, ctx.path,
+                              os.path.basename(ws.root) if ws else "workspace",
+                              Budget(s.prompt_tokens, s.context_share, s.suffix_share), line_comment(ctx.language))
+        return prompt, {"retrieval_ms": round((t1 - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
+                        "snippets": [f"{x.path}" for x in prompt.snippets]}
+
+    def _retrieve(self, ws: Workspace | None, ctx: CursorContext) -> list[Snippet]:
+        if ws is None:
+            return []
+        lines = ctx.prefix.split("\n")[-QUERY_LINES:]
+        query = "\n".join(reversed([line for line in lines if line.strip()]))  # nearest words first (BM25 keeps 24)
+        if not query.strip():
+            return []
+        lo, hi = ctx.line + 1 - EXCLUDE_BEFORE, ctx.line + 1 + EXCLUDE_AFTER
+
+        def in_view(row) -> bool:
+            return row.path == ctx.path and row.end_line >= lo and row.start_line <= hi
+
+        hits = ws.search(query, k=self.settings.retrieval_snippets * 2, exclude=in_view)
+        ordered = [h for h in hits if h.path != ctx.path] + [h for h in hits if h.path == ctx.path]
+        return [Snippet(h.path, h.text) for h in ordered[: self.settings.retrieval_snippets]]
+
+    def _typed_ahead(self, path: str, ctx: CursorContext) -> str | None:
+        """The user typed the start of the last suggestion: the rest of it, instantly."""
+        last = self._last
+        if last is None or last.path != path or last.suffix != ctx.suffix or not ctx.prefix.startswith(last.prefix):
+            return None
+        typed = ctx.prefix[len(last.prefix):]
+        if typed and last.text.startswith(typed) and len(last.text) > len(typed):
+            return last.text[len(typed):]
+        return None
+
+    def _record(self, req: CompletionRequest, ws: Workspace | None, ctx: CursorContext, prompt: str, text: str,
+                started: float, source: str, timings: dict) -> Suggestion | None:
+        backend = self.model.backend
+        latency = _ms(started)
+        timings["total_ms"] = latency
+        if source != "typeahead":
+            self._last = _Shown(req.path, ctx.prefix, ctx.suffix, text, ctx.mode) if text else None
+        if not text:
+            return None
+        rec = GenerationRecord(workspace=ws.root if ws else None, path=ctx.path, line=req.line, character=req.character,
+                               kind=req.kind, mode=ctx.mode, prompt=prompt, output=text, model=backend.name,
+                               adapter=backend.adapter, latency_ms=latency, source=source, timings=timings)
+        self.events.record_generation(rec)
+        return Suggestion(text, rec.id, latency, source, ctx.mode, timings)
+
+    def shutdown(self) -> None:
+        if self._running is not None:
+            self._running.set()
+        self._prepare_pool.shutdown(wait=False, cancel_futures=True)
+        self._model_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

@@ -1,0 +1,1 @@
+"""Learning from the user: generations, acceptances and ratings (the events later training uses)."""

@@ -1,0 +1,166 @@
+"""The local causal LM (transformers, optional LoRA adapter via peft): greedy generation with a
+stop rule checked at every token, cooperative cancellation, and reuse of the previous request's KV
+cache for the shared prompt prefix (consecutive completions in one file share most of it)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from growpilot.models.fim import FimTemplate, detect_template
+from growpilot.models.provision import LMSource
+
+log = logging.getLogger(__name__)
+PREFILL_CHUNK = 128  # tokens per forward during prefill: bounds how long a cancel waits
+MIN_REUSE = 16  # shorter shared prefixes are not worth keeping a cache for
+
+
+@dataclass
+class Generation:
+    text: str
+    tokens: int  # new tokens generated
+    prompt_tokens: int
+    reused_tokens: int  # prompt tokens served from the previous KV cache
+    prefill_ms: float
+    decode_ms: float
+    stop_reason: str  # "stop" | "eos" | "max_tokens" | "cancelled"
+
+
+class TransformersBackend:
+    """One model, one generation at a time (a lock), safe to call from worker threads."""
+
+    def __init__(self, source: LMSource, device: str = "auto", threads: int = 0, adapter: Path | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        from growpilot.models.device import fast_dtype, pick_device
+
+        hf_logging.disable_progress_bar()
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = pick_device(device)
+        self.dtype = fast_dtype(self.device)
+        started = time.perf_counter()
+        self.tokenizer = AutoTokenizer.from_pretrained(source.folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(source.folder, dtype=self.dtype, local_files_only=True)
+        self.adapter = None
+        if adapter is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(adapter))
+            self.adapter = adapter.name
+        self.model = model.to(self.device).eval()
+        self.name = source.name
+        self.load_seconds = time.perf_counter() - started
+        self.template: FimTemplate = detect_template(self.tokenizer.get_vocab().keys())
+        self.stop_ids = self._stop_ids()
+        self._lock = threading.Lock()
+        self._cache = None
+        self._cache_ids: list[int] = []
+        log.info("model %s loaded on %s (%s) in %.1fs; FIM template %s", self.name, self.device,
+                 str(self.dtype).replace("torch.", ""), self.load_seconds, self.template.family)
+
+    def _stop_ids(self) -> set[int]:
+        vocab = self.tokenizer.get_vocab()
+        ids = {vocab[t] for t in self.template.stops if t in vocab}
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def generate(self, prompt: str | list[int], max_new_tokens: int, stop: Callable[[str], int | None] | None = None,
+                 cancel: threading.Event | None = None) -> Generation:
+        import torch
+
+        ids = self.encode(prompt) if isinstance(prompt, str) else list(prompt)
+        cancel = cancel or threading.Event()
+        with self._lock, torch.inference_mode():
+            t0 = time.perf_counter()
+            cache, start = self._reuse(ids)
+            logits = None
+            for i in range(start, len(ids), PREFILL_CHUNK):
+                if cancel.is_set():
+                    self._remember(cache, ids[:i])
+                    return Generation("", 0, len(ids), start, _ms(t0), 0.0, "cancelled")
+                out = self.model(input_ids=torch.tensor([ids[i:i + PREFILL_CHUNK]], device=self.device),
+                                 cache=cache, use_cache=True)
+                cache, logits = out.cache, out.logits[:, -1]
+            fed = list(ids)
+            prefill_ms = _ms(t0)
+            t1 = time.perf_counter()
+            new: list[int] = []
+            text, reason = "", "max_tokens"
+            while len(new) < max_new_tokens:
+                if cancel.is_set():
+                    reason = "cancelled"
+                    break
+                token = int(torch.argmax(logits, dim=-1))
+                if token in self.stop_ids:
+                    reason = "eos"
+                    break
+                new.append(token)
+                text = self.tokenizer.decode(new, skip_special_tokens=False)
+                if stop is not None and (cut := stop(text)) is not None:
+                    text, reason = text[:cut], "stop"
+                    break
+                out = self.model(input_ids=torch.tensor([[token]], device=self.device), cache=cache, use_cache=True)
+                cache, logits = out.cache, out.logits[:, -1]
+                fed.append(token)
+            self._remember(cache, fed)
+            return Generation(text, len(new), len(ids), start, prefill_ms, _ms(t1), reason)
+
+    def _reuse(self, ids: list[int]):
+        """The previous cache cropped to the prompt's shared prefix, and where feeding must resume."""
+        from transformers import DynamicCache
+
+        shared = _common_prefix(self._cache_ids, ids)
+        shared = min(shared, len(ids) - 1)  # at least one token must be fed to get logits
+        if self._cache is None or shared < MIN_REUSE:
+            return DynamicCache(), 0
+        drop = self._cache.get_seq_length() - shared
+        if drop > 0:
+            self._cache.crop(-drop)
+        return self._cache, shared
+
+    def _remember(self, cache, fed: list[int]) -> None:
+        self._cache, self._cache_ids = cache, fed
+
+    def forget_cache(self) -> None:
+        with self._lock:
+            self._cache, self._cache_ids = None, []
+
+    def nll(self, context_ids: list[int], target_ids: list[int]) -> float:
+        """Mean negative log-likelihood of `target_ids` following `context_ids` (evaluation)."""
+        import torch
+
+        with self._lock, torch.inference_mode():
+            ids = torch.tensor([context_ids + target_ids], device=self.device)
+            logits = self.model(input_ids=ids).logits[0, len(context_ids) - 1:-1].float()
+            return float(torch.nn.functional.cross_entropy(logits, ids[0, len(context_ids):]))
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
+
+
+def default_threads() -> int:
+    return os.cpu_count() or 1

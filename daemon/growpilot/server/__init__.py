@@ -1,0 +1,1 @@
+"""The language server: one services object, thin LSP handlers registered in one place."""

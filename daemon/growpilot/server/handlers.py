@@ -1,0 +1,266 @@
+"""Every LSP method and command of the daemon, registered in one place. Handlers stay thin: they
+translate between LSP types and the services, which do the work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import from_fs_path, to_fs_path
+
+from growpilot.completion.engine import CompletionRequest, Suggestion
+from growpilot.config import settings_from
+from growpilot.learning.events import UnknownGeneration
+from growpilot.server.lsp import GrowpilotServer, raise_invalid
+from growpilot.server.services import Folder, Services
+
+log = logging.getLogger(__name__)
+INDEX_READY = "growpilot/indexReady"
+MODEL_READY = "growpilot/modelReady"
+BUFFER_INDEX_DELAY_S = 1.0  # unsaved edits reach the index after this much quiet
+_WORD = re.compile(r"[A-Za-z0-9_]*$")
+
+
+def register(server: GrowpilotServer) -> None:
+    """Register all features and commands on `server`."""
+
+    # ----- lifecycle
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: GrowpilotServer, params: types.InitializeParams) -> None:
+        ls.loop = asyncio.get_running_loop()
+        ls.settings, ls.settings_problems = settings_from(params.initialization_options)
+        ls.services = Services(ls.settings)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: GrowpilotServer, params: types.InitializedParams) -> None:
+        for problem in ls.settings_problems:
+            ls.show(problem)
+        _load_model(ls)
+        roots = [to_fs_path(f.uri) for f in ls.workspace.folders.values()] or (
+            [ls.workspace.root_path] if ls.workspace.root_path else [])
+        for root in roots:
+            _start_folder(ls, root)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: GrowpilotServer, params: Any) -> None:
+        if ls.services is not None:
+            ls.services.close()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: GrowpilotServer, params: types.DidChangeConfigurationParams) -> None:
+        settings, problems = settings_from(params.settings, base=ls.settings)
+        for problem in problems:
+            ls.show(problem)
+        ls.settings = settings
+        reload_model, reopen = ls.services.apply_settings(settings)
+        if reload_model:
+            _load_model(ls)
+        if reopen:
+            ls.show("Growpilot: indexing settings take effect when the daemon restarts", types.MessageType.Info)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_folders(ls: GrowpilotServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        for f in params.event.removed:
+            ls.services.remove_folder(to_fs_path(f.uri))
+        for f in params.event.added:
+            _start_folder(ls, to_fs_path(f.uri))
+
+    # ----- documents: unsaved text is what retrieval sees
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: GrowpilotServer, params: types.DidChangeTextDocumentParams) -> None:
+        _schedule_buffer_index(ls, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: GrowpilotServer, params: types.DidCloseTextDocumentParams) -> None:
+        path = to_fs_path(params.text_document.uri)
+        folder = ls.services.folder_for(path) if ls.services and path else None
+        if folder is not None:  # back to what is on disk
+            ls.services.index_pool.submit(folder.index.update, [_rel(folder, path)])
+
+    # ----- completions
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())  # else not advertised
+    async def inline_completion(ls: GrowpilotServer, params: types.InlineCompletionParams) -> types.InlineCompletionList:
+        s = await _complete(ls, params.text_document.uri, params.position, "inline")
+        if s is None:
+            return types.InlineCompletionList(items=[])
+        here = types.Range(params.position, params.position)
+        return types.InlineCompletionList(items=[
+            types.InlineCompletionItem(insert_text=s.text, range=here, command=_accept_command(s))])
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
+    async def completion(ls: GrowpilotServer, params: types.CompletionParams) -> types.CompletionList:
+        s = await _complete(ls, params.text_document.uri, params.position, "completion")
+        if s is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        line = doc.lines[params.position.line] if params.position.line < len(doc.lines) else ""
+        word = _WORD.search(line[: params.position.character]).group(0)  # ASCII: UTF-16 units = code points
+        start = types.Position(params.position.line, params.position.character - len(word))
+        first = (word + s.text).split("\n", 1)[0].strip()
+        item = types.CompletionItem(
+            label=first[:80] or s.text.strip()[:80], kind=types.CompletionItemKind.Text, detail="Growpilot",
+            filter_text=word + s.text, sort_text="0", insert_text_format=types.InsertTextFormat.PlainText,
+            text_edit=types.TextEdit(types.Range(start, params.position), word + s.text),
+            data={"generationId": s.generation_id}, command=_accept_command(s))
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    # ----- commands
+    @server.command("growpilot.status")
+    def status(ls: GrowpilotServer, *args: Any) -> dict:
+        return ls.services.status()
+
+    @server.command("growpilot.reindex")
+    async def reindex(ls: GrowpilotServer, *args: Any) -> dict:
+        wanted = _arg(args, "folderUri", str, required=False)
+        folders = [f for f in ls.services.folders.values() if wanted in (None, f.root.as_uri())]
+        if wanted and not folders:
+            raise_invalid(f"no workspace folder {wanted}")
+        results = [await _index(ls, f) for f in folders]
+        return {"folders": results}
+
+    @server.command("growpilot.search")
+    async def search(ls: GrowpilotServer, *args: Any) -> list:
+        query = _arg(args, "query", str)
+        k = _arg(args, "k", int, required=False) or 10
+        loop = asyncio.get_running_loop()
+        hits = []
+        for folder in list(ls.services.folders.values()):
+            found = await loop.run_in_executor(ls.services.search_pool, folder.index.search, query, k)
+            hits += [{"uri": (folder.root / h.path).as_uri(), **h.as_dict()} for h in found]
+        hits.sort(key=lambda h: h["score"], reverse=True)
+        return [{k_: v for k_, v in h.items() if k_ != "chunk_id"} for h in hits[:k]]
+
+    @server.command("growpilot.accept")
+    def accept(ls: GrowpilotServer, *args: Any) -> dict:
+        generation = _arg(args, "generationId", str)
+        _event(lambda: ls.services.events.accept(generation, _arg(args, "source", str, required=False)))
+        return {"ok": True}
+
+    @server.command("growpilot.feedback")
+    def feedback(ls: GrowpilotServer, *args: Any) -> dict:
+        generation = _arg(args, "generationId", str)
+        rating = _arg(args, "rating", str)
+        event_id = _event(lambda: ls.services.events.rate(generation, rating, _arg(args, "source", str, required=False)))
+        return {"ok": True, "eventId": event_id}
+
+
+# ----- helpers (no LSP registration below)
+def _arg(args: tuple, name: str, kind: type, required: bool = True):
+    """A named field of the single object argument commands take."""
+    obj = args[0] if args else {}
+    if not isinstance(obj, dict):
+        raise_invalid(f"expected one object argument with {name!r}, got {type(obj).__name__}")
+    value = obj.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise_invalid(f"argument {name!r} must be a {kind.__name__}")
+    return value
+
+
+def _event(record) -> int:
+    try:
+        return record()
+    except UnknownGeneration as exc:
+        raise_invalid(f"unknown generationId {exc.args[0]!r}")
+    except ValueError as exc:
+        raise_invalid(str(exc))
+
+
+def _accept_command(s: Suggestion) -> types.Command:
+    return types.Command(title="Growpilot: accept suggestion", command="growpilot.accept",
+                         arguments=[{"generationId": s.generation_id}])
+
+
+async def _complete(ls: GrowpilotServer, uri: str, position: types.Position, kind: str) -> Suggestion | None:
+    if ls.services is None:
+        return None
+    doc = ls.workspace.get_text_document(uri)
+    if doc.path is None:
+        return None
+    pos = doc.position_codec.position_from_client_units(doc.lines, position)
+    return await ls.services.engine.complete(CompletionRequest(doc.path, doc.source, pos.line, pos.character, kind))
+
+
+def _rel(folder: Folder, path: str) -> str:
+    return os.path.relpath(os.path.realpath(path), folder.root).replace(os.sep, "/")
+
+
+def _schedule_buffer_index(ls: GrowpilotServer, uri: str) -> None:
+    if ls.services is None:
+        return
+    timers = ls.buffer_timers
+    if (old := timers.pop(uri, None)) is not None:
+        old.cancel()
+
+    def fire() -> None:
+        timers.pop(uri, None)
+        doc = ls.workspace.get_text_document(uri)
+        folder = ls.services.folder_for(doc.path) if doc.path else None
+        if folder is not None and folder.ready:
+            ls.services.index_pool.submit(folder.index.update_text, _rel(folder, doc.path), doc.source)
+
+    timers[uri] = ls.loop.call_later(BUFFER_INDEX_DELAY_S, fire)
+
+
+def _load_model(ls: GrowpilotServer) -> None:
+    started = time.perf_counter()
+
+    def done(holder) -> None:
+        info = holder.describe()
+        ls.notify_threadsafe(MODEL_READY, {"model": info["name"], "device": info["device"], "adapter": info["adapter"],
+                                           "loadSeconds": round(time.perf_counter() - started, 2), "error": info["error"]})
+        if info["error"]:
+            ls.show(f"Growpilot: the model could not be loaded: {info['error']}", types.MessageType.Error)
+
+    ls.services.model.load_async(ls.settings, on_done=done)
+
+
+def _start_folder(ls: GrowpilotServer, root: str) -> None:
+    try:
+        folder = ls.services.add_folder(root)
+    except Exception as exc:
+        log.exception("cannot open the index of %s", root)
+        ls.show(f"Growpilot: cannot index {root}: {exc}", types.MessageType.Error)
+        return
+
+    async def index_then_watch() -> None:
+        await _index(ls, folder)
+        if folder.ready:
+            ls.services.watch(folder, on_error=ls.show)
+
+    asyncio.ensure_future(index_then_watch())
+
+
+async def _index(ls: GrowpilotServer, folder: Folder) -> dict:
+    """Sync one folder with `$/progress`, then announce it with growpilot/indexReady."""
+    token = await ls.progress(f"Growpilot: indexing {folder.root.name}")
+    loop = asyncio.get_running_loop()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if token and (now - last[0] > 0.1 or done == total):
+            last[0] = now
+            report = types.WorkDoneProgressReport(message=f"{done}/{total} files",
+                                                  percentage=int(100 * done / total) if total else 100)
+            loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
+
+    try:
+        stats = await loop.run_in_executor(ls.services.index_pool, ls.services.index_folder, folder, progress)
+    except Exception as exc:
+        log.exception("indexing %s failed", folder.root)
+        ls.show(f"Growpilot: indexing {folder.root} failed: {exc}", types.MessageType.Error)
+        result = {"folderUri": folder.root.as_uri(), "error": str(exc)}
+    else:
+        result = {"folderUri": folder.root.as_uri(), "files": stats.files, "chunks": stats.chunks,
+                  "embedded": stats.embedded, "seconds": round(stats.seconds, 3)}
+        ls.protocol.notify(INDEX_READY, result)
+    if token:
+        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
+    return result

@@ -1,0 +1,143 @@
+"""Every service of a running daemon, owned by one object; no LSP types here, so the CLI and tests use
+it directly."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+from growpilot import __version__
+from growpilot.completion.engine import CompletionEngine, Workspace
+from growpilot.config import Settings
+from growpilot.indexing.indexer import Progress, SyncStats, WorkspaceIndex
+from growpilot.indexing.watcher import Watcher
+from growpilot.learning.events import EventStore
+from growpilot.models.holder import ModelHolder
+
+log = logging.getLogger(__name__)
+# Settings whose change needs the model reloaded / the indexes reopened.
+MODEL_SETTINGS = ("model_path", "device", "threads")
+INDEX_SETTINGS = ("embedder_path", "max_file_bytes", "max_line_chars", "exclude_dirs")
+
+
+@dataclass
+class Folder:
+    root: Path
+    index: WorkspaceIndex
+    watcher: Watcher | None = None
+    ready: bool = False
+    indexing: bool = False
+    last_sync: SyncStats = field(default_factory=SyncStats)
+
+    def describe(self) -> dict:
+        return {**self.index.status(), "ready": self.ready, "indexing": self.indexing,
+                "watching": "polling" if self.watcher and self.watcher.polling else bool(self.watcher),
+                "last_sync": self.last_sync.as_dict()}
+
+
+class Services:
+    def __init__(self, settings: Settings, events: EventStore | None = None):
+        self.settings = settings
+        self.events = events or EventStore()
+        self.model = ModelHolder()
+        self.folders: dict[Path, Folder] = {}
+        self.engine = CompletionEngine(self.model, self.events, settings, self.workspace_for)
+        # Index syncs run one at a time, off the event loop; the watcher threads call in directly.
+        self.index_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-index")
+        self.search_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-search")
+        self._embedder = None
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from growpilot.indexing.embedder import load_embedder
+
+            self._embedder = load_embedder(self.settings.embedder_path, self.settings.device)
+        return self._embedder
+
+    # ----- folders
+    def add_folder(self, root: str | os.PathLike[str]) -> Folder:
+        real = Path(os.path.realpath(root))
+        if real not in self.folders:
+            self.folders[real] = Folder(real, WorkspaceIndex(real, self.embedder, self.settings))
+        return self.folders[real]
+
+    def remove_folder(self, root: str | os.PathLike[str]) -> None:
+        folder = self.folders.pop(Path(os.path.realpath(root)), None)
+        if folder is not None:
+            self._close_folder(folder)
+
+    def folder_for(self, path: str) -> Folder | None:
+        real = Path(os.path.realpath(path))
+        best = None
+        for root, folder in self.folders.items():
+            if (real == root or root in real.parents) and (best is None or len(str(root)) > len(str(best.root))):
+                best = folder
+        return best
+
+    def workspace_for(self, path: str) -> Workspace | None:
+        folder = self.folder_for(path)
+        return Workspace(str(folder.root), folder.index.search) if folder else None
+
+    def index_folder(self, folder: Folder, progress: Progress | None = None) -> SyncStats:
+        """A full sync of one folder (blocking; run it in `index_pool`)."""
+        folder.indexing = True
+        try:
+            folder.last_sync = folder.index.refresh(progress)
+            folder.ready = True
+            return folder.last_sync
+        finally:
+            folder.indexing = False
+
+    def watch(self, folder: Folder, on_error: Callable[[str], None] = log.warning) -> None:
+        if folder.watcher is not None:
+            return
+
+        def on_batch(paths: set[str]) -> None:
+            try:
+                folder.last_sync = folder.index.update(paths)
+            except Exception as exc:  # keep watching; say what happened
+                on_error(f"updating the index of {folder.root} failed: {exc}")
+                raise
+
+        folder.watcher = Watcher(str(folder.root), on_batch, debounce_s=self.settings.watch_debounce_ms / 1000)
+        folder.watcher.start()
+
+    # ----- settings
+    def apply_settings(self, new: Settings) -> tuple[bool, bool]:
+        """Take new settings; return (model must reload, indexes must reopen)."""
+        changed = {f.name for f in fields(Settings) if getattr(new, f.name) != getattr(self.settings, f.name)}
+        self.settings = new
+        self.engine.settings = new
+        return bool(changed & set(MODEL_SETTINGS)), bool(changed & set(INDEX_SETTINGS))
+
+    # ----- status
+    def status(self) -> dict:
+        workspace = None if len(self.folders) != 1 else str(next(iter(self.folders)))
+        return {
+            "version": __version__,
+            "folders": [{"folderUri": f.root.as_uri(), **f.describe()} for f in self.folders.values()],
+            "model": self.model.describe(),
+            "queue": {"index_pending": self.index_pool._work_queue.qsize(),
+                      "indexing": [str(f.root) for f in self.folders.values() if f.indexing]},
+            "feedback": self.events.summary(workspace),
+        }
+
+    def _close_folder(self, folder: Folder) -> None:
+        if folder.watcher is not None:
+            folder.watcher.stop()
+            folder.watcher = None
+        folder.index.close()
+
+    def close(self) -> None:
+        self.engine.shutdown()
+        for folder in list(self.folders.values()):
+            self._close_folder(folder)
+        self.folders.clear()
+        self.index_pool.shutdown(wait=False, cancel_futures=True)
+        self.search_pool.shutdown(wait=False, cancel_futures=True)
+        self.events.close()

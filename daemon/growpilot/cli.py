@@ -113,11 +113,16 @@ def cmd_search(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from growpilot.learning.events import EventStore
+
     index = _open_index(args.workspace, _settings(args))
     try:
         status = index.status()
     finally:
         index.close()
+    events = EventStore()
+    status["feedback"] = events.summary(status["root"])
+    events.close()
     _emit(status, args.json, "\n".join(f"{k}: {v}" for k, v in status.items()))
     return 0
 
@@ -203,6 +208,59 @@ def cmd_complete(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from growpilot.eval.retrieval_lift import run
+    from growpilot.server.services import Services
+
+    settings = _settings(args)
+    services = Services(settings)
+    try:
+        services.model.load(settings)
+        result = run(services, args.workspace, args.tasks)
+    finally:
+        services.close()
+    print(json.dumps(result, indent=None if args.json else 2), flush=True)
+    return 0
+
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
+
+
+def cmd_demo(args) -> int:
+    """The README's first command ends here: index, search, then a completion from the default model."""
+    settings = _settings(args)
+    workspace = Path(args.path).resolve()
+    print(f"== indexing {workspace}", flush=True)
+    index = _open_index(str(workspace), settings)
+    try:
+        stats = index.refresh(progress=_Bar("indexing"))
+        print(f"   {stats.files} files, {stats.chunks} chunks, {stats.embedded} embedded in {stats.seconds:.1f}s")
+        print(f"== search: {args.query!r}")
+        for h in index.search(args.query, k=3):
+            print(f"   {h.path}:{h.start_line}-{h.end_line}  {h.symbol or ''}  (score {h.score:.4f})")
+    finally:
+        index.close()
+    if not DEMO.is_dir():
+        print("(no examples/demo folder next to this installation: skipping the completion demo)")
+        return 0
+    target = DEMO / "app.py"
+    lines = target.read_text().split("\n")
+    line = max(i for i, text in enumerate(lines) if text.strip())
+    print(f"== completion from the default model at {target.relative_to(DEMO.parent)}:{line + 1}:{len(lines[line]) + 1}")
+    print("   " + lines[line].strip() + "▌")
+    services = _services_for(str(DEMO), settings)
+    try:
+        s = complete_at(services, str(target), line, len(lines[line]))
+    finally:
+        services.close()
+    if s is None:
+        print("   (no suggestion)")
+        return 1
+    print(f"   → {s.text!r}  [{s.latency_ms:.0f} ms, model {services.model.backend.name}; "
+          f"retrieved: {', '.join(s.timings.get('snippets', [])) or 'nothing'}]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="growpilot", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -246,10 +304,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_complete)
 
+    s = sub.add_parser("demo", help="index a folder, search it, and complete a sample with the default model")
+    s.add_argument("path", nargs="?", default=".")
+    s.add_argument("--query", default="reciprocal rank fusion of dense and keyword hits")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("eval", help="evaluations (JSON)")
+    s.add_argument("what", choices=("retrieval-lift",))
+    s.add_argument("--workspace", required=True, help="a real repository (not this one)")
+    s.add_argument("--tasks", type=int, default=200)
+    s.add_argument("--model", help="model folder or .gguf (default: Qwen2.5-Coder-0.5B)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_eval)
+
     s = sub.add_parser("bench", help="benchmarks (JSON)")
-    s.add_argument("what", choices=("index",))
+    s.add_argument("what", choices=("index", "complete"))
     s.add_argument("--workspace", required=True, help="a real repository to measure on")
-    s.add_argument("--runs", type=int, default=3)
+    s.add_argument("--runs", type=int, default=3, help="index: cold runs; complete: requests")
     s.add_argument("--edits", type=int, default=20)
     s.add_argument("--scale-chunks", type=int, default=100_000)
     s.add_argument("--json", action="store_true")

@@ -40,13 +40,15 @@ def split_at(text: str, line: int, character: int) -> tuple[str, str]:
 
 def completion_mode(prefix: str, suffix: str) -> Mode:
     """A block after an opener or on an empty line; otherwise finish the current line."""
-    before = prefix.rsplit("\n", 1)[-1]
+    before = prefix.rsplit("\n", 1)[-1].rstrip()
     after = suffix.split("\n", 1)[0]
-    if after.strip() and not _CLOSERS_ONLY.fullmatch(after):
-        return "line"  # real text after the cursor: only fill in this line
+    if after.strip():
+        # Text after the cursor: fill in this line, unless the cursor sits in a fresh `{|}` / `:|` body.
+        closers_only = _CLOSERS_ONLY.fullmatch(after) is not None
+        return "block" if closers_only and before.endswith(("{", ":")) else "line"
     if not before.strip():
         return "block" if prefix.strip() else "line"
-    return "block" if before.rstrip().endswith(_OPENERS) else "line"
+    return "block" if before.endswith(_OPENERS) else "line"
 
 
 def indent_of(line: str) -> int:

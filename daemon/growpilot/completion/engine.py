@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -26,8 +27,11 @@ from growpilot.models.fim import Snippet
 from growpilot.models.holder import ModelHolder
 
 log = logging.getLogger(__name__)
+_IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{2,}\b")
 CACHE_SIZE = 256
 QUERY_LINES = 12  # lines before the cursor that make the retrieval query
+NAME_LINES = 150  # lines before the cursor whose identifiers may name definitions worth showing
+NEAR_LINES = 8  # names used this close to the cursor matter most
 EXCLUDE_BEFORE, EXCLUDE_AFTER = 80, 30  # same-file lines around the cursor: already in the prompt
 
 
@@ -55,6 +59,7 @@ class Workspace:
     """What retrieval needs to know about the folder a file lives in."""
     root: str
     search: Callable  # WorkspaceIndex.search
+    definitions: Callable  # WorkspaceIndex.definitions
 
 
 @dataclass
@@ -77,6 +82,7 @@ class CompletionEngine:
         self._running: threading.Event | None = None
         self._cache: OrderedDict[tuple, str] = OrderedDict()
         self._last: _Shown | None = None
+        self.last_timings: dict = {}  # of the latest request that got as far as the model (benchmarks read it)
         self._prepare_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-prompt")
         self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-generate")
 
@@ -131,30 +137,61 @@ class CompletionEngine:
 
     def _prepare(self, ws: Workspace | None, ctx: CursorContext, backend) -> tuple[BuiltPrompt, dict]:
         t0 = time.perf_counter()
-        snippets = self._retrieve(ws, ctx) if self.settings.retrieval_snippets else []
+        snippets = self.retrieve(ws, ctx)
         t1 = time.perf_counter()
-        s = self.settings
-        prompt = build_prompt(backend.template, backend.count_tokens, ctx.prefix, ctx.suffix, snippets, ctx.path,
-                              os.path.basename(ws.root) if ws else "workspace",
-                              Budget(s.prompt_tokens, s.context_share, s.suffix_share), line_comment(ctx.language))
+        prompt = self.build(ws, ctx, backend, snippets)
         return prompt, {"retrieval_ms": round((t1 - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
                         "snippets": [f"{x.path}" for x in prompt.snippets]}
 
-    def _retrieve(self, ws: Workspace | None, ctx: CursorContext) -> list[Snippet]:
-        if ws is None:
+    def build(self, ws: Workspace | None, ctx: CursorContext, backend, snippets: list[Snippet]) -> BuiltPrompt:
+        s = self.settings
+        return build_prompt(backend.template, backend.count_tokens, ctx.prefix, ctx.suffix, snippets, ctx.path,
+                            os.path.basename(ws.root) if ws else "workspace",
+                            Budget(s.prompt_tokens, s.context_share, s.suffix_share), line_comment(ctx.language),
+                            repo_format=s.context_format == "repo")
+
+    def retrieve(self, ws: Workspace | None, ctx: CursorContext) -> list[Snippet]:
+        """Snippets for the prompt, other files first and never the part of this file the prompt shows:
+        definitions of the names used just before the cursor, then hybrid-search hits on those lines."""
+        n = self.settings.retrieval_snippets
+        if ws is None or not n:
             return []
+        chosen: list = list(self._definitions(ws, ctx, n))
         lines = ctx.prefix.split("\n")[-QUERY_LINES:]
         query = "\n".join(reversed([line for line in lines if line.strip()]))  # nearest words first (BM25 keeps 24)
-        if not query.strip():
-            return []
-        lo, hi = ctx.line + 1 - EXCLUDE_BEFORE, ctx.line + 1 + EXCLUDE_AFTER
+        if query.strip() and len(chosen) < n:
+            lo, hi = ctx.line + 1 - EXCLUDE_BEFORE, ctx.line + 1 + EXCLUDE_AFTER
 
-        def in_view(row) -> bool:
-            return row.path == ctx.path and row.end_line >= lo and row.start_line <= hi
+            def in_view(row) -> bool:
+                return row.path == ctx.path and row.end_line >= lo and row.start_line <= hi
 
-        hits = ws.search(query, k=self.settings.retrieval_snippets * 2, exclude=in_view)
-        ordered = [h for h in hits if h.path != ctx.path] + [h for h in hits if h.path == ctx.path]
-        return [Snippet(h.path, h.text) for h in ordered[: self.settings.retrieval_snippets]]
+            seen = {c.id for c in chosen}
+            hits = [h for h in ws.search(query, k=n * 2, exclude=in_view) if h.chunk_id not in seen]
+            chosen += [h for h in hits if h.path != ctx.path] + [h for h in hits if h.path == ctx.path]
+        return [Snippet(c.path, c.text) for c in chosen[:n]]
+
+    @staticmethod
+    def _definitions(ws: Workspace, ctx: CursorContext, n: int) -> list:
+        """Chunks from other files defining names the code around the cursor uses. First the names on
+        the last few lines (nearest first), then names the prefix mentions once and has not used yet
+        (typically just imported: about to be used), then the rest by proximity."""
+        prefix_lines = ctx.prefix.split("\n")
+        recent = "\n".join(prefix_lines[-NAME_LINES:])
+        uses: dict[str, list[int]] = {}
+        for m in _IDENTIFIER.finditer(recent):
+            uses.setdefault(m.group(0), []).append(m.start())
+        near = len(recent) - len("\n".join(prefix_lines[-NEAR_LINES:]))
+        for m in _IDENTIFIER.finditer("\n".join(ctx.suffix.split("\n")[:NEAR_LINES])):
+            uses.setdefault(m.group(0), []).append(len(recent))  # right after the cursor counts as near
+        found = ws.definitions(list(uses), ctx.path)
+
+        def rank(name: str) -> tuple:
+            last = uses[name][-1]
+            if last >= near:
+                return (0, -last)
+            return (1, -last) if len(uses[name]) == 1 else (2, -last)
+
+        return [found[name][0] for name in sorted(found, key=rank)[:n]]
 
     def _typed_ahead(self, path: str, ctx: CursorContext) -> str | None:
         """The user typed the start of the last suggestion: the rest of it, instantly."""
@@ -171,6 +208,7 @@ class CompletionEngine:
         backend = self.model.backend
         latency = _ms(started)
         timings["total_ms"] = latency
+        self.last_timings = timings
         if source != "typeahead":
             self._last = _Shown(req.path, ctx.prefix, ctx.suffix, text, ctx.mode) if text else None
         if not text:

@@ -30,15 +30,16 @@ class BuiltPrompt:
 
 
 def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix: str, snippets: Sequence[Snippet],
-                 path: str, repo: str, budget: Budget, comment: str = "#") -> BuiltPrompt:
+                 path: str, repo: str, budget: Budget, comment: str = "#", repo_format: bool = False) -> BuiltPrompt:
     """Snippets (best first) take up to their share; the suffix its share of the rest; the prefix the
     remainder, so whatever a part leaves unused goes to the text nearest the cursor."""
     available = max(budget.total - _RESERVED, 64)
     context_cap = int(available * budget.context_share) if snippets else 0
     kept: list[Snippet] = []
     used = 0
+    share = max(context_cap // max(len(snippets), 1), _MIN_SNIPPET_TOKENS)  # each shows its head: signature, doc
     for s in snippets:
-        room = context_cap - used
+        room = min(context_cap - used, share)
         if room < _MIN_SNIPPET_TOKENS:
             break
         text, cost = head_lines(s.text, room - count(s.path) - 2, count)
@@ -49,7 +50,7 @@ def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix:
     suffix_text, suffix_cost = (head_lines(suffix, int(rest * budget.suffix_share), count)
                                 if template.has_fim else ("", 0))
     prefix_text, prefix_cost = tail_lines(prefix, rest - suffix_cost, count)
-    text = template.render(prefix_text, suffix_text, kept, path, repo, comment)
+    text = template.render(prefix_text, suffix_text, kept, path, repo, comment, repo_format)
     return BuiltPrompt(text, prefix_text, suffix_text, tuple(kept), used + suffix_cost + prefix_cost + _RESERVED)
 
 

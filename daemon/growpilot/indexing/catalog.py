@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS chunks(
     end_line INTEGER NOT NULL, language TEXT, symbol TEXT, hash TEXT NOT NULL, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
+CREATE INDEX IF NOT EXISTS chunks_symbol ON chunks(symbol);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, symbol, path, content='chunks', content_rowid='id');
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, text, symbol, path) VALUES (new.id, new.text, new.symbol, new.path);
@@ -173,6 +174,20 @@ class Catalog:
         rows = self.conn.execute(
             f"SELECT id, path, start_line, end_line, language, symbol, hash, text FROM chunks WHERE id IN ({marks})", ids)
         return {r[0]: ChunkRow(*r) for r in rows}
+
+    def definitions(self, names: Iterable[str], exclude_path: str | None = None) -> dict[str, list[ChunkRow]]:
+        """Chunks that define these top-level names (functions, classes…), by name."""
+        names = list(dict.fromkeys(names))
+        out: dict[str, list[ChunkRow]] = {}
+        for i in range(0, len(names), 500):
+            part = names[i:i + 500]
+            rows = self.conn.execute(
+                "SELECT id, path, start_line, end_line, language, symbol, hash, text FROM chunks "
+                f"WHERE symbol IN ({','.join('?' * len(part))}) AND path IS NOT ? ORDER BY path, start_line",
+                [*part, exclude_path])
+            for r in rows:
+                out.setdefault(r[5], []).append(ChunkRow(*r))
+        return out
 
     def live_chunk_ids(self) -> set[int]:
         return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}

@@ -34,8 +34,13 @@ from growpilot.retrieval.fusion import rrf
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (files done, files to do)
 GROUP_CHUNKS = 2048  # new chunks embedded per group: big enough to batch well, small enough to checkpoint
+EMBED_SLICE = 256  # between slices a closing index stops (shutdown never waits for a whole group)
 PERSIST_EVERY_S = 30.0
 ORPHAN_VECTORS = 50_000  # vectors of vanished content kept, so switching branches back costs nothing
+
+
+class IndexClosed(Exception):
+    """The index was closed while a sync was running; nothing of the unfinished group was written."""
 
 
 @dataclass
@@ -88,6 +93,7 @@ class WorkspaceIndex:
         self._lock = threading.RLock()
         self._sync_lock = threading.Lock()  # one sync at a time (watcher batches, reindex)
         self._last_persist = time.monotonic()
+        self._closing = threading.Event()
         self.catalog, self.store = self._open()
 
     # ----- open and recover
@@ -234,10 +240,12 @@ class WorkspaceIndex:
         hashes = {c.hash: c.text for w in group for c in w.chunks}
         with self._lock:
             vectors = self.catalog.cached_vectors(hashes)
-        new = [h for h in hashes if h not in vectors]
-        if new:
-            fresh = self.embedder.embed([hashes[h] for h in new])
-            vectors.update(zip(new, fresh))
+        new = sorted((h for h in hashes if h not in vectors), key=lambda h: len(hashes[h]))  # less padding
+        for i in range(0, len(new), EMBED_SLICE):
+            if self._closing.is_set():
+                raise IndexClosed(str(self.root))
+            part = new[i:i + EMBED_SLICE]
+            vectors.update(zip(part, self.embedder.embed([hashes[h] for h in part])))
         with self._lock:
             try:
                 with self.catalog.transaction():
@@ -277,7 +285,9 @@ class WorkspaceIndex:
                 self._last_persist = time.monotonic()
 
     def close(self) -> None:
-        with self._lock:
+        """Stop a running sync at its next slice, persist, close."""
+        self._closing.set()
+        with self._sync_lock, self._lock:
             self.maybe_persist(0)
             self.catalog.conn.close()
 
@@ -303,6 +313,11 @@ class WorkspaceIndex:
             if len(hits) == k:
                 break
         return hits
+
+    def definitions(self, names: list[str], exclude_path: str | None = None) -> dict[str, list[ChunkRow]]:
+        """Chunks defining these top-level names (outside `exclude_path`)."""
+        with self._lock:
+            return self.catalog.definitions(names, exclude_path)
 
     # ----- status
     def status(self) -> dict:

@@ -141,13 +141,23 @@ class TransformersBackend:
             self._cache, self._cache_ids = None, []
 
     def nll(self, context_ids: list[int], target_ids: list[int]) -> float:
-        """Mean negative log-likelihood of `target_ids` following `context_ids` (evaluation)."""
+        """Mean negative log-likelihood of `target_ids` right after `context_ids` (evaluation). Leaves the
+        KV cache holding the context, so a `generate` from the same prompt only decodes."""
         import torch
 
         with self._lock, torch.inference_mode():
-            ids = torch.tensor([context_ids + target_ids], device=self.device)
-            logits = self.model(input_ids=ids).logits[0, len(context_ids) - 1:-1].float()
-            return float(torch.nn.functional.cross_entropy(logits, ids[0, len(context_ids):]))
+            cache, start = self._reuse(context_ids)
+            last = None
+            for i in range(start, len(context_ids), PREFILL_CHUNK):
+                out = self.model(input_ids=torch.tensor([context_ids[i:i + PREFILL_CHUNK]], device=self.device),
+                                 cache=cache, use_cache=True)
+                cache, last = out.cache, out.logits[:, -1]
+            out = self.model(input_ids=torch.tensor([target_ids], device=self.device), cache=cache, use_cache=True)
+            logits = torch.cat([last, out.logits[0, :-1]]).float()
+            loss = torch.nn.functional.cross_entropy(logits, torch.tensor(target_ids, device=self.device))
+            out.cache.crop(-len(target_ids))
+            self._remember(out.cache, list(context_ids))
+            return float(loss)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

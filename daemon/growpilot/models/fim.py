@@ -1,7 +1,10 @@
 """Fill-in-the-middle prompt formats per model family, detected from the tokenizer's special tokens.
 
-Families with a repository-level format (Qwen2.5-Coder, StarCoder2) get retrieved snippets as files
-of the repository before the current one; the others get them as comment lines above the prefix.
+Retrieved snippets go in one of two ways: as files of the repository before the current one, in the
+family's repository-level format (Qwen2.5-Coder, StarCoder2), or as comment lines at the top of the
+prefix (any family). The most relevant snippet comes last, nearest the cursor. Measured with
+Qwen2.5-Coder-0.5B-Instruct on 24 cross-file tasks of `rich`: gold-line NLL 2.917 without context,
+3.010 with the repository format, 2.836 with comments; so `contextFormat` defaults to comments.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ class FimTemplate:
         return bool(self.prefix)
 
     def render(self, prefix: str, suffix: str, snippets: Sequence[Snippet], path: str, repo: str,
-               comment: str = "#") -> str:
-        if self.repo_name and self.file_sep:
+               comment: str = "#", repo_format: bool = False) -> str:
+        """`snippets` best first; they are laid out best last."""
+        snippets = list(reversed(snippets))
+        if repo_format and self.repo_name and self.file_sep:
             sep = "\n" if self.family == "qwen" else ""
             head = f"{self.repo_name}{repo}{sep}"
             files = "".join(f"{self.file_sep}{s.path}\n{s.text}{sep}" for s in snippets)
@@ -41,8 +46,9 @@ class FimTemplate:
             head = "".join(_as_comment(s, comment) for s in snippets)
         if not self.has_fim:
             return head + prefix
-        return f"{head}{self.prefix}{prefix}{self.suffix}{suffix}{self.middle}" if self.repo_name else \
-            f"{self.prefix}{head}{prefix}{self.suffix}{suffix}{self.middle}"
+        if repo_format and self.repo_name:
+            return f"{head}{self.prefix}{prefix}{self.suffix}{suffix}{self.middle}"
+        return f"{self.prefix}{head}{prefix}{self.suffix}{suffix}{self.middle}"
 
 
 def _as_comment(snippet: Snippet, comment: str) -> str:

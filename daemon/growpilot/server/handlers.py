@@ -251,6 +251,7 @@ async def _index(ls: GrowpilotServer, folder: Folder) -> dict:
                                                   percentage=int(100 * done / total) if total else 100)
             loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
 
+    started = time.perf_counter()
     try:
         stats = await loop.run_in_executor(ls.services.index_pool, ls.services.index_folder, folder, progress)
     except Exception as exc:
@@ -259,8 +260,8 @@ async def _index(ls: GrowpilotServer, folder: Folder) -> dict:
         result = {"folderUri": folder.root.as_uri(), "error": str(exc)}
     else:
         result = {"folderUri": folder.root.as_uri(), "files": stats.files, "chunks": stats.chunks,
-                  "embedded": stats.embedded, "seconds": round(stats.seconds, 3)}
-        ls.protocol.notify(INDEX_READY, result)
+                  "embedded": stats.embedded, "seconds": round(time.perf_counter() - started, 3), "error": None}
+    ls.protocol.notify(INDEX_READY, result)  # also on failure, so clients stop waiting
     if token:
         ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
     return result

@@ -1,0 +1,1 @@
+"""Evaluations behind `growpilot eval …`."""

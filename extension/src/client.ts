@@ -1,0 +1,347 @@
+/**
+ * The daemon's lifecycle: resolve Python, spawn `<python> -m growpilot serve`, talk LSP to it over
+ * stdio with vscode-languageclient, and turn every way it can fail to start, or die, into ONE clear
+ * notification — never a silent failure, never a restart loop.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as readline from "node:readline";
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  DidChangeConfigurationNotification,
+  ErrorAction,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  type Middleware,
+  type ProgressToken,
+} from "vscode-languageclient/node";
+import { describeFailure } from "./failure";
+import { IndexProgressNotifications } from "./indexProgress";
+import { isIndexing } from "./progress";
+import { growpilotHome, type ResolvedPython, resolvePython } from "./python";
+import { acceptedGenerationId } from "./ratings";
+import { expandHome, toInitializationOptions } from "./settings";
+import { DaemonStatus, type ModelReady } from "./status";
+
+/** The extension-only command every inline item's `growpilot.accept` is rewrapped into. */
+export const INLINE_ACCEPTED = "growpilot.inlineAccepted";
+
+export interface InlineAccepted {
+  generationId: string;
+  uri: string;
+  line: number;
+}
+
+export class DaemonNotRunning extends Error {
+  constructor() {
+    super("The Growpilot daemon is not running.");
+  }
+}
+
+/** Our notifications replace the languageclient's own ones, which would double each failure. */
+class GrowpilotLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown): void {
+    super.error(message, data, false);
+  }
+}
+
+const STDERR_TAIL = 40;
+
+function settings(): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration("growpilot");
+}
+
+function fileFolders(): string[] {
+  return (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === "file").map((f) => f.uri.fsPath);
+}
+
+/** One start of the daemon: its process, its client and what it said on stderr. */
+class Run {
+  client!: GrowpilotLanguageClient;
+  process?: ChildProcess;
+  spawnError?: NodeJS.ErrnoException;
+  /** Resolves when the process has exited and its stderr is fully read. */
+  closed?: Promise<void>;
+  readonly stderr: string[] = [];
+  /** `$/progress` tokens of indexing passes, which we show ourselves (indexProgress.ts). */
+  readonly indexing = new Set<ProgressToken>();
+  stopping = false;
+  reported = false;
+  constructor(readonly python: ResolvedPython) {}
+
+  get alive(): boolean {
+    return this.process !== undefined && this.process.exitCode === null && this.process.signalCode === null;
+  }
+}
+
+export class Daemon implements vscode.Disposable {
+  readonly status = new DaemonStatus();
+  private readonly indexNotifications = new IndexProgressNotifications();
+  private readonly changed = new vscode.EventEmitter<void>();
+  /** Fires whenever `status` or the running state changes. */
+  readonly onDidChange = this.changed.event;
+  private run: Run | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly log: vscode.LogOutputChannel) {}
+
+  get running(): boolean {
+    return this.run !== undefined && this.status.isRunning;
+  }
+
+  /** Commands the running daemon implements (its `executeCommandProvider.commands`). */
+  serverCommands(): readonly string[] {
+    return this.running ? (this.run?.client.initializeResult?.capabilities.executeCommandProvider?.commands ?? []) : [];
+  }
+
+  async execute<T>(command: string, args: unknown[] = []): Promise<T> {
+    if (!this.running || !this.run) throw new DaemonNotRunning();
+    return this.run.client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }) as Promise<T>;
+  }
+
+  /** `growpilot.reindex`, with its progress shown as a notification. */
+  reindex<T>(): Promise<T> {
+    return this.indexNotifications.during(() => this.execute<T>("growpilot.reindex", []));
+  }
+
+  setCompletionsEnabled(enabled: boolean): void {
+    this.status.completionsEnabled = enabled;
+    this.fire();
+  }
+
+  /** Sends the current settings (after a change that needs no restart). */
+  notifySettings(): void {
+    if (!this.running || !this.run) return;
+    const growpilot = toInitializationOptions(settings(), os.homedir());
+    void this.run.client.sendNotification(DidChangeConfigurationNotification.type, { settings: { growpilot } });
+  }
+
+  start(): Promise<void> {
+    return this.serially(() => this.doStart());
+  }
+
+  stop(): Promise<void> {
+    return this.serially(() => this.doStop());
+  }
+
+  restart(): Promise<void> {
+    return this.serially(async () => {
+      await this.doStop();
+      await this.doStart();
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    this.changed.dispose();
+  }
+
+  /** Start/stop/restart never overlap: each waits for the one before. */
+  private serially(step: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(step, step);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private fire(): void {
+    this.changed.fire();
+  }
+
+  private async doStart(): Promise<void> {
+    const folders = fileFolders();
+    this.status.starting(folders.length > 0);
+    this.fire();
+    const python = await resolvePython({
+      setting: expandHome(String(settings().get("pythonPath") ?? "").trim(), os.homedir()),
+      workspaceFolders: folders,
+      growpilotHome: growpilotHome(process.env, os.homedir()),
+      isFile: async (file) => (await fs.stat(file).catch(() => undefined))?.isFile() ?? false,
+      readFile: (file) => fs.readFile(file, "utf8").catch(() => undefined),
+      pythonExtension: () => pythonExtensionInterpreter(),
+    });
+    this.log.info(`Starting the daemon: ${python.command} -m growpilot serve (Python from ${python.source})`);
+
+    const run = new Run(python);
+    run.client = new GrowpilotLanguageClient("growpilot", "Growpilot", () => this.spawn(run, folders[0]), this.clientOptions(run));
+    run.client.registerProposedFeatures(); // textDocument/inlineCompletion is sent only with these
+    run.client.onNotification("growpilot/indexReady", () => {
+      this.status.indexReady();
+      this.fire();
+    });
+    run.client.onNotification("growpilot/modelReady", (params: ModelReady) => {
+      this.status.modelReady(params);
+      if (params.error) this.log.warn(`The model failed to load: ${params.error}`);
+      this.fire();
+    });
+    this.run = run;
+    try {
+      await run.client.start();
+      this.status.running();
+      this.fire();
+    } catch (error) {
+      await this.reportFailure(run, "failed to start", error);
+    }
+  }
+
+  private async doStop(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    run.stopping = true;
+    this.run = undefined;
+    try {
+      // A client that failed to start, or whose process died, is already stopped.
+      if (run.client.needsStop()) await run.client.dispose(5000);
+    } catch (error) {
+      this.log.warn(`Stopping the daemon: ${String(error)}`);
+    }
+    // A daemon that ignored shutdown/exit must not outlive its client.
+    if (run.process && run.alive) {
+      run.process.kill("SIGTERM");
+      const exited = await Promise.race([run.closed?.then(() => true), delay(3000).then(() => false)]);
+      if (!exited) run.process.kill("SIGKILL");
+    }
+    this.status.stopped();
+    this.fire();
+  }
+
+  private clientOptions(run: Run): LanguageClientOptions {
+    const middleware: Middleware = {
+      // The daemon also serves textDocument/completion for other editors; in VS Code the same
+      // suggestion is ghost text, and asking twice would run the model twice per keystroke.
+      provideCompletionItem: () => undefined,
+      // Rewrap `growpilot.accept` so an accepted item also gets its rating CodeLens (feedback.ts).
+      provideInlineCompletionItems: async (document, position, context, token, next) => {
+        if (!this.status.completionsEnabled) return null;
+        const result = await next(document, position, context, token);
+        const items = Array.isArray(result) ? result : (result?.items ?? []);
+        for (const item of items) {
+          const generationId = acceptedGenerationId(item.command);
+          if (!generationId) continue;
+          const accepted: InlineAccepted = {
+            generationId,
+            uri: document.uri.toString(),
+            line: (item.range?.start ?? position).line,
+          };
+          item.command = { title: "Accept Growpilot suggestion", command: INLINE_ACCEPTED, arguments: [accepted] };
+        }
+        return result;
+      },
+      // Indexing progress drives the status bar (and a notification during Reindex Workspace);
+      // languageclient would only add a second status bar spinner, so it just sees the end, to clean up.
+      handleWorkDoneProgress: (token, params, next) => {
+        if (isIndexing(params)) run.indexing.add(token);
+        if (!run.indexing.has(token)) return next(token, params);
+        if (params.kind === "begin") this.status.progressBegin(token);
+        else if (params.kind === "report") this.status.progressReport(token, params.message);
+        else this.status.progressEnd(token);
+        this.indexNotifications.handle(token, params);
+        if (params.kind === "end") {
+          run.indexing.delete(token);
+          next(token, params);
+        }
+        if (run === this.run) this.fire();
+      },
+    };
+    return {
+      documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+      initializationOptions: toInitializationOptions(settings(), os.homedir()),
+      outputChannel: this.log,
+      // We read stderr ourselves (spawn) to keep its tail for error messages.
+      stdioOptions: { stdout: () => undefined, stderr: () => undefined },
+      middleware,
+      initializationFailedHandler: () => false,
+      errorHandler: {
+        error: (_error, _message, count) => ({
+          action: (count ?? 0) > 3 ? ErrorAction.Shutdown : ErrorAction.Continue,
+          handled: true,
+        }),
+        closed: () => {
+          // Called when the process dies under a running client: say so once, do not respawn.
+          if (!run.stopping && this.status.isRunning) void this.reportFailure(run, "stopped", undefined);
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
+      },
+    };
+  }
+
+  private async spawn(run: Run, cwd: string | undefined): Promise<ChildProcess> {
+    const child = spawn(run.python.command, ["-m", "growpilot", "serve"], {
+      cwd: cwd ?? os.homedir(),
+      env: process.env,
+      stdio: "pipe",
+    });
+    run.process = child;
+    run.closed = new Promise((resolve) => child.once("close", () => resolve()));
+    readline.createInterface({ input: child.stderr, crlfDelay: Infinity }).on("line", (line) => {
+      this.log.info(`[daemon] ${line}`);
+      run.stderr.push(line);
+      if (run.stderr.length > STDERR_TAIL) run.stderr.shift();
+    });
+    child.once("exit", (code, signal) => {
+      this.log.info(`The daemon exited (${signal ?? `code ${code}`}).`);
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", (error) => {
+        run.spawnError = error;
+        reject(error);
+      });
+    });
+    return child;
+  }
+
+  private async reportFailure(run: Run, what: string, error: unknown): Promise<void> {
+    if (run.reported || run.stopping) return;
+    run.reported = true;
+    // The reason is usually the process's last stderr line: wait (briefly) until it has all arrived.
+    if (run.process && !run.spawnError) await Promise.race([run.closed, delay(3000)]);
+    const reason = describeFailure({
+      python: run.python.command,
+      source: run.python.source,
+      spawnError: run.spawnError,
+      // Still alive: it answered, but `initialize` failed (the client is shut down, so end it too).
+      startError: run.alive && error instanceof Error ? error.message : undefined,
+      exitCode: run.process?.exitCode,
+      signal: run.process?.signalCode,
+      stderr: run.stderr,
+    });
+    if (run.alive) run.process?.kill("SIGTERM");
+    this.log.error(`The daemon ${what}: ${reason}`);
+    if (run !== this.run) return;
+    this.status.failed(reason);
+    this.fire();
+    const choice = await vscode.window.showErrorMessage(`Growpilot daemon ${what}: ${reason}`, "Open Log", "Restart Daemon");
+    if (choice === "Open Log") this.log.show(true);
+    else if (choice === "Restart Daemon") void this.restart();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The subset of the ms-python.python extension API we use (both its current and older shapes). */
+interface PythonExtensionApi {
+  environments?: {
+    getActiveEnvironmentPath(resource?: vscode.Uri): { path: string } | undefined;
+    resolveEnvironment(env: { path: string }): Promise<{ executable?: { uri?: vscode.Uri } } | undefined>;
+  };
+  settings?: { getExecutionDetails(resource?: vscode.Uri): { execCommand?: string[] } };
+}
+
+async function pythonExtensionInterpreter(): Promise<string | undefined> {
+  const extension = vscode.extensions.getExtension<PythonExtensionApi>("ms-python.python");
+  if (!extension) return undefined;
+  const api = extension.isActive ? extension.exports : await Promise.race([extension.activate(), delay(10000)]);
+  if (!api) return undefined;
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const active = api.environments?.getActiveEnvironmentPath(folder);
+  if (active && api.environments) {
+    const resolved = await api.environments.resolveEnvironment(active);
+    if (resolved?.executable?.uri) return resolved.executable.uri.fsPath;
+  }
+  return api.settings?.getExecutionDetails(folder).execCommand?.[0];
+}

@@ -1,0 +1,50 @@
+/** Growpilot's VS Code entry point: wires the modules together and starts the daemon. */
+import * as vscode from "vscode";
+import { Daemon } from "./client";
+import { registerCommands } from "./commands";
+import { Feedback } from "./feedback";
+import { changeEffect } from "./settings";
+import { createStatusBar } from "./statusBar";
+
+/** Settings changes arrive in bursts (settings.json saves, sync): restart once they settle. */
+const RESTART_DEBOUNCE_MS = 750;
+
+let daemon: Daemon | undefined; // kept for deactivate(), whose promise VS Code awaits
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel("Growpilot", { log: true });
+  const current = new Daemon(log);
+  daemon = current;
+  const completionsEnabled = (): boolean =>
+    vscode.workspace.getConfiguration("growpilot").get<boolean>("completionsEnabled", true);
+  current.setCompletionsEnabled(completionsEnabled());
+
+  let restartTimer: NodeJS.Timeout | undefined;
+  context.subscriptions.push(
+    log,
+    createStatusBar(current),
+    new Feedback(current),
+    registerCommands(current, log),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      const effect = changeEffect((section) => event.affectsConfiguration(section));
+      if (effect === "none") return;
+      current.setCompletionsEnabled(completionsEnabled());
+      if (effect === "restart") {
+        clearTimeout(restartTimer);
+        restartTimer = setTimeout(() => {
+          log.info("A setting that needs a new daemon changed: restarting it.");
+          void current.restart();
+        }, RESTART_DEBOUNCE_MS);
+      } else {
+        current.notifySettings();
+      }
+    }),
+    { dispose: () => clearTimeout(restartTimer) },
+  );
+  void current.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await daemon?.dispose();
+  daemon = undefined;
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# README command 2: every test. The daemon's (pytest: unit, LSP end to end, crash, real default model)
+# and the extension's (unit tests, then a real VS Code: code-server + Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --no-demo
+. .venv/bin/activate
+python -m pytest -q -p no:cacheprovider "$@"
+bash scripts/test-extension.sh

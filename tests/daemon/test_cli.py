@@ -1,0 +1,41 @@
+"""The command-line interface other tools drive: exact JSON fields."""
+
+import json
+
+from conftest import run_cli, write_files
+from lsp_fixtures import LSP_FILES
+
+
+def test_index_search_status_json(workspace):
+    write_files(workspace, LSP_FILES)
+    indexed = run_cli("index", str(workspace), "--json")
+    assert indexed.returncode == 0, indexed.stderr
+    stats = json.loads(indexed.stdout)
+    assert stats["files"] == 3 and stats["chunks"] >= 4 and stats["embedded"] == stats["chunks"] and stats["seconds"] > 0
+    again = json.loads(run_cli("index", str(workspace), "--json").stdout)
+    assert again["embedded"] == 0
+
+    found = run_cli("search", "invalidate the widget cache", "--workspace", str(workspace), "-k", "2", "--json")
+    hits = json.loads(found.stdout)
+    assert len(hits) == 2 and hits[0]["path"] == "inventory/helpers.py"
+    assert {"path", "start_line", "end_line", "score", "text"} <= hits[0].keys() and hits[0]["start_line"] >= 1
+
+    status = json.loads(run_cli("status", "--workspace", str(workspace), "--json").stdout)
+    assert status["files"] == 3 and status["vectors"] == status["chunks"] and status["embedded_total"] == stats["embedded"]
+    assert status["feedback"] == {"generations": 0, "accepted": 0, "up": 0, "down": 0}
+
+
+def test_complete_json(workspace, tiny_model):
+    write_files(workspace, LSP_FILES)
+    line = LSP_FILES["app.py"].count("\n")
+    result = run_cli("complete", f"{workspace / 'app.py'}:{line}:20", "--workspace", str(workspace),
+                     "--model", str(tiny_model), "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["text"] and len(out["generation_id"]) == 32 and out["latency_ms"] > 0
+    assert out["timings"]["snippets"]  # retrieval ran
+
+
+def test_bad_position_is_a_clear_error(workspace):
+    result = run_cli("complete", "nofile.py:0:1", "--workspace", str(workspace))
+    assert result.returncode != 0 and "FILE:LINE:COL" in result.stderr

@@ -1,0 +1,139 @@
+"""Prompt building, mode detection, stop rules and postprocessing as pure functions (no model)."""
+
+import pytest
+
+from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule
+from growpilot.completion.postprocess import postprocess
+from growpilot.completion.prompt import Budget, build_prompt, head_lines, tail_lines
+from growpilot.models.fim import TEMPLATES, Snippet, detect_template
+
+
+def count(text: str) -> int:  # a stand-in tokenizer: one token per 4 characters
+    return (len(text) + 3) // 4
+
+
+def ctx(prefix: str, suffix: str = "", path: str = "m.py") -> CursorContext:
+    return CursorContext(path, "python", prefix, suffix, prefix.count("\n"), completion_mode(prefix, suffix))
+
+
+# ----- templates
+@pytest.mark.parametrize("tokens,family", [
+    ({"<|fim_prefix|>", "<|fim_suffix|>"}, "qwen"), ({"<fim_prefix>"}, "starcoder"),
+    ({"<｜fim▁begin｜>"}, "deepseek"), ({"▁<PRE>"}, "codellama"), ({"<s>", "</s>"}, "plain"),
+])
+def test_detect_template(tokens, family):
+    assert detect_template(tokens).family == family
+
+
+def test_qwen_repo_level_format_puts_the_best_snippet_last():
+    snippets = [Snippet("lib/best.py", "X = 1"), Snippet("lib/other.py", "Y = 2")]
+    text = TEMPLATES["qwen"].render("def f(", "):\n", snippets, "src/m.py", "proj", repo_format=True)
+    assert text == ("<|repo_name|>proj\n<|file_sep|>lib/other.py\nY = 2\n<|file_sep|>lib/best.py\nX = 1\n"
+                    "<|file_sep|>src/m.py\n<|fim_prefix|>def f(<|fim_suffix|>):\n<|fim_middle|>")
+
+
+def test_comment_format_is_the_default():
+    text = TEMPLATES["qwen"].render("def f(", "", [Snippet("lib/a.py", "X = 1\n\nY = 2")], "m.py", "proj")
+    assert text == "<|fim_prefix|># From lib/a.py:\n# X = 1\n#\n# Y = 2\ndef f(<|fim_suffix|><|fim_middle|>"
+
+
+def test_families_without_repo_format_get_snippets_as_comments():
+    text = TEMPLATES["deepseek"].render("x = ", "", [Snippet("a.ts", "const y = 1;")], "m.ts", "p", comment="//")
+    assert text == "<｜fim▁begin｜>// From a.ts:\n// const y = 1;\nx = <｜fim▁hole｜><｜fim▁end｜>"
+    assert TEMPLATES["plain"].render("x = ", "ignored", [], "m.py", "p") == "x = "
+
+
+# ----- budget
+def test_prompt_fits_budget_and_keeps_text_nearest_the_cursor():
+    prefix = "".join(f"line_{i} = {i}\n" for i in range(200)) + "value = "
+    suffix = "".join(f"after_{i}()\n" for i in range(200))
+    snippets = [Snippet(f"lib/{i}.py", "def helper():\n    return 1\n" * 10) for i in range(5)]
+    built = build_prompt(TEMPLATES["qwen"], count, prefix, suffix, snippets, "m.py", "p", Budget(512, 0.3, 0.2))
+    assert count(built.text) <= 512 + 8
+    assert built.prefix.endswith("line_199 = 199\nvalue = ") and built.suffix.startswith("after_0()")
+    assert 0 < len(built.snippets) < 5 and built.snippets[0].path == "lib/0.py"  # best first
+    assert len(built.prefix) > len(built.suffix)
+
+
+def test_unused_context_and_suffix_budget_goes_to_the_prefix():
+    prefix = "".join(f"line_{i} = {i}\n" for i in range(300))
+    alone = build_prompt(TEMPLATES["qwen"], count, prefix, "", [], "m.py", "p", Budget(512, 0.3, 0.2))
+    crowded = build_prompt(TEMPLATES["qwen"], count, prefix, "x\n" * 200, [Snippet("a.py", "y = 2\n" * 100)],
+                           "m.py", "p", Budget(512, 0.3, 0.2))
+    assert len(alone.prefix) > len(crowded.prefix)
+
+
+def test_head_and_tail_lines_cut_at_line_boundaries():
+    assert head_lines("aaaa\nbbbb\ncccc", 4, count) == ("aaaa\nbbbb", 4)
+    assert tail_lines("aaaa\nbbbb\ncc", 3, count) == ("bbbb\ncc", 3)
+    long_line, cost = tail_lines("x" * 400, 10, count)
+    assert cost <= 10 and ("x" * 400).endswith(long_line)
+
+
+# ----- mode and stop rules
+@pytest.mark.parametrize("prefix,suffix,mode", [
+    ("def f(x):", "", "block"),
+    ("def f(x):\n    ", "\n", "block"),
+    ("x = compute(", ")\n", "line"),
+    ("result = ", "\nprint(result)", "line"),
+    ("if ok {", "}", "block"),
+    ("total = price * ", " + tax\n", "line"),
+])
+def test_completion_mode(prefix, suffix, mode):
+    assert completion_mode(prefix, suffix) == mode
+
+
+def test_line_rule_stops_at_newline():
+    rule = stop_rule("line", "x = ")
+    assert rule("1 + 2") is None and rule("1 + 2\ny = 3") == 5
+
+
+def test_block_rule_stops_on_dedent():
+    prefix = "def f(x):\n    "
+    rule = stop_rule("block", prefix)
+    text = "y = x * 2\n    return y\ndef g():\n"
+    assert text[: rule(text)] == "y = x * 2\n    return y"
+    assert rule("y = 1\n    z = 2") is None  # last line still growing
+
+
+def test_block_rule_at_top_level_stops_at_the_next_statement():
+    rule = stop_rule("block", "\n")
+    text = "def helper(a):\n    return a\ndef other():\n"
+    assert text[: rule(text)] == "def helper(a):\n    return a"
+
+
+# ----- postprocess
+def test_cuts_what_the_suffix_already_has():
+    assert postprocess("a, b)", ctx("x = compute(", ")\n")) == "a, b"
+    assert postprocess("a, b))", ctx("x = compute(", ")\n")) == "a, b"
+    assert postprocess("b]);", ctx("f([a, ", "]);\n")) == "b"
+
+
+def test_short_word_overlap_is_not_cut():
+    assert postprocess("self", ctx("x = ", "foo()\n")) == "self"
+
+
+def test_line_mode_keeps_one_line_and_strips_stop_markers():
+    c = ctx("name = ", "\n")
+    assert postprocess("user.name\nprint(name)", c) == "user.name"
+    assert postprocess("user.name<|endoftext|>junk", c, stops=["<|endoftext|>"]) == "user.name"
+
+
+def test_block_completion_ends_before_lines_the_suffix_repeats():
+    c = ctx("def area(r):\n    ", "\n\nprint(area(2))\n")
+    assert postprocess("return 3.14 * r * r\n\nprint(area(2))", c) == "return 3.14 * r * r"
+
+
+def test_unbalanced_closer_belongs_to_the_suffix():
+    assert postprocess("x + 1) * 2", ctx("y = (", "\n")) == "x + 1) * 2"
+    assert postprocess("x + 1]", ctx("y = ", "\n")) == "x + 1"
+
+
+def test_rejects_empty_and_already_present():
+    assert postprocess("   \n", ctx("x = ", "\n")) is None
+    assert postprocess("return 1", ctx("def f():\n    ", "return 1\n")) is None
+
+
+def test_split_at_code_points():
+    assert split_at("ab\ncdé\nf", 1, 3) == ("ab\ncdé", "\nf")
+    assert split_at("ab", 5, 9) == ("ab", "")

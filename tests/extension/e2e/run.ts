@@ -1,0 +1,392 @@
+/**
+ * End-to-end test of the packaged extension in a real VS Code (code-server + Chromium) against the
+ * real Growpilot daemon: index → ghost text → Tab → 👍 CodeLens → the daemon counts the rating (and a
+ * 👎 from the keybinding) → reindex with a progress notification → search → toggle → Retrain Now's
+ * answer → a broken Python gives ONE error → recovery → a crashed daemon gives ONE error → Restart.
+ *
+ * Env: GROWPILOT_E2E_PYTHON (default <repo>/.venv/bin/python), GROWPILOT_E2E_MODEL (growpilot.modelPath,
+ * e.g. a tiny model for speed), GROWPILOT_E2E_READY_TIMEOUT (s, default 900), GROWPILOT_E2E_KEEP=1 (keep
+ * the temp dir), GROWPILOT_E2E_DOCS_SCREENSHOT=1 (also write docs/screenshot.png). The daemon gets a temp
+ * GROWPILOT_HOME whose models/ links to the user's model cache.
+ * Screenshots and logs go to artifacts/e2e/.
+ */
+import { spawnSync } from "node:child_process";
+import { promises as fs } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CodeServer, sleep } from "./codeServer";
+import { Workbench } from "./workbench";
+
+// Bundled to out/e2e/run.js (package.json "build:e2e"), so the repo is two levels up.
+const root = path.resolve(__dirname, "../..");
+const artifacts = path.join(root, "artifacts", "e2e");
+const python = process.env.GROWPILOT_E2E_PYTHON || path.join(root, ".venv", "bin", "python");
+const readyTimeoutMs = Number(process.env.GROWPILOT_E2E_READY_TIMEOUT || 900) * 1000;
+
+const READY = /Growpilot: \S.* · \S+/;
+const GHOST = ".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text";
+
+type Step = (bench: Workbench) => Promise<string | void>;
+
+async function main(): Promise<number> {
+  await fs.rm(artifacts, { recursive: true, force: true });
+  await fs.mkdir(artifacts, { recursive: true });
+  const probe = spawnSync(python, ["-c", "import growpilot"], { encoding: "utf8" });
+  if (probe.status !== 0) {
+    console.error(`not ok - the daemon is not importable by ${python}: ${(probe.stderr || String(probe.error)).trim()}`);
+    console.error("0 passed, 1 failed");
+    return 1;
+  }
+  const vsix = path.join(root, "dist", "growpilot.vsix");
+  await fs.access(vsix).catch(() => {
+    throw new Error(`${vsix} is missing: run npm run package first`);
+  });
+
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "growpilot-e2e-"));
+  const workspace = path.join(tmp, "workspace");
+  await fs.cp(path.join(root, "tests", "extension", "fixtures", "workspace"), workspace, { recursive: true });
+  await writeGeneratedModules(workspace, 1);
+  const growpilotHome = path.join(tmp, "growpilot-home");
+  await shareModelCache(growpilotHome);
+  const settings: Record<string, unknown> = {
+    "growpilot.pythonPath": python,
+    ...(process.env.GROWPILOT_E2E_MODEL ? { "growpilot.modelPath": process.env.GROWPILOT_E2E_MODEL } : {}),
+    "editor.inlineSuggest.enabled": true,
+    // Only ghost text: the suggest widget would take the Tab.
+    "editor.quickSuggestions": { other: false, comments: false, strings: false },
+    "editor.suggestOnTriggerCharacters": false,
+    "editor.wordBasedSuggestions": "off",
+    "chat.disableAIFeatures": true,
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": false,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+    "security.workspace.trust.enabled": false,
+    "extensions.autoUpdate": false,
+    "extensions.autoCheckUpdates": false,
+    "extensions.ignoreRecommendations": true,
+    "telemetry.telemetryLevel": "off",
+    "git.enabled": false,
+    "update.mode": "none",
+  };
+
+  console.log(`# python ${python}; model ${process.env.GROWPILOT_E2E_MODEL || "(default)"}; temp ${tmp}`);
+  let server: CodeServer | undefined;
+  let bench: Workbench | undefined;
+  let passed = 0;
+  let failed = 0;
+  try {
+    server = await CodeServer.start({
+      root: path.join(tmp, "vscode"),
+      vsix,
+      settings,
+      env: { GROWPILOT_HOME: growpilotHome },
+      logFile: path.join(artifacts, "code-server.log"),
+    });
+    const vscode = server;
+    bench = await Workbench.open(`${server.url}/?folder=${encodeURIComponent(workspace)}`, path.join(tmp, "chromium"), artifacts);
+    const steps: [string, Step][] = [
+      ["the status bar shows the index and the model ready", waitReady],
+      ["typing in a Python file shows ghost text from the daemon", ghostText],
+      ["Tab accepts it and a rating CodeLens appears above it", acceptWithTab],
+      ["clicking 👍 thanks, then the lens goes away", clickThumbsUp],
+      ["the daemon counted the acceptance and the 👍", (b) => checkFeedback(b, workspace, growpilotHome)],
+      ["Ctrl+Alt+- rates the last suggestion 👎 and the daemon counts it", rateLastDown],
+      ["Reindex Workspace shows the daemon's progress notification", (b) => reindex(b, workspace)],
+      ["Search Codebase opens a hit", search],
+      ["Toggle Completions flips the status bar", toggleCompletions],
+      ["Retrain Now says what this daemon can do", retrain],
+      ["a broken pythonPath gives ONE error with Open Log", (b) => brokenPython(b, vscode, settings)],
+      ["restoring the setting restarts the daemon", (b) => recover(b, vscode, settings)],
+      ["a daemon crash gives ONE error; its Restart Daemon button brings it back", (b) => crash(b, vscode)],
+    ];
+    for (const [name, step] of steps) {
+      const started = Date.now();
+      try {
+        const note = await step(bench);
+        passed++;
+        console.log(`ok ${passed + failed} - ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)${note ? ` # ${note}` : ""}`);
+      } catch (error) {
+        failed++;
+        console.log(`not ok ${passed + failed} - ${name}\n  ${String(error instanceof Error ? error.message : error).replace(/\n/g, "\n  ")}`);
+        break; // each step builds on the one before
+      }
+    }
+    failed += steps.length - passed - failed; // steps never reached count as failed
+  } finally {
+    if (server) {
+      await fs.cp(path.join(server.userDataDir, "logs"), path.join(artifacts, "logs"), { recursive: true }).catch(() => undefined);
+    }
+    await bench?.close();
+    await server?.stop();
+    if (process.env.GROWPILOT_E2E_KEEP !== "1") await fs.rm(tmp, { recursive: true, force: true });
+  }
+  console.log(`# screenshots and logs: ${path.relative(process.cwd(), artifacts)}/`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+/**
+ * The temp GROWPILOT_HOME keeps this run's index and feedback apart, but the converted default
+ * model (1.2 GB, ~40 s to build) is shared with the user's cache instead of rebuilt every run.
+ */
+async function shareModelCache(growpilotHome: string): Promise<void> {
+  const userHome =
+    process.env.GROWPILOT_HOME || path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), ".local", "share"), "growpilot");
+  const shared = path.join(userHome, "models");
+  await fs.mkdir(shared, { recursive: true });
+  await fs.mkdir(growpilotHome, { recursive: true });
+  await fs.symlink(shared, path.join(growpilotHome, "models"));
+}
+
+/**
+ * Enough code that indexing takes a few seconds, so its progress can be seen (and screenshot);
+ * rewritten with a new `version` before Reindex Workspace so that has real work to do too.
+ */
+async function writeGeneratedModules(workspace: string, version: number): Promise<void> {
+  const dir = path.join(workspace, "generated");
+  await fs.mkdir(dir, { recursive: true });
+  for (let i = 0; i < 150; i++) {
+    const functions = Array.from(
+      { length: 6 },
+      (_, f) =>
+        `def stage_${f}_v${version}(value):\n    """Stage ${f} of pipeline ${i}, version ${version}."""\n    return value * ${f + 2} + ${i}\n`,
+    );
+    await fs.writeFile(path.join(dir, `pipeline_${i}.py`), `"""Pipeline ${i}."""\n\n\n${functions.join("\n\n")}`);
+  }
+}
+
+async function waitReady(bench: Workbench): Promise<string> {
+  let sawCounts = false;
+  const status = await bench.waitFor("the Growpilot status bar to show ready", readyTimeoutMs, async () => {
+    const text = await bench.statusBarText();
+    if (!sawCounts && /indexing \d+\/\d+/.test(text)) {
+      sawCounts = true;
+      await bench.screenshot("indexing");
+    }
+    return READY.test(text) || /daemon down|model failed/.test(text) ? text : undefined;
+  });
+  if (!READY.test(status)) {
+    await bench.screenshot("not-ready");
+    throw new Error(`the status bar says "${status}"; notifications: ${JSON.stringify(await bench.notificationsSeen())}`);
+  }
+  await bench.screenshot("ready");
+  return status;
+}
+
+async function ghostText(bench: Workbench): Promise<string> {
+  await bench.openFile("shapes.py");
+  const page = bench.page;
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type("def area_of_square(side):", { delay: 20 });
+  await page.keyboard.press("Enter"); // VS Code indents the body
+  let lastTrigger = Date.now();
+  const ghost = await bench.waitFor("ghost text in the editor", 180_000, async () => {
+    const texts = await page.locator(GHOST).allInnerTexts();
+    const text = texts.join("").trim();
+    if (text) return text;
+    if (Date.now() - lastTrigger > 20_000) {
+      // A completion may come back empty; ask again like a user pressing Alt+\ would.
+      await page.keyboard.press("Alt+Backslash");
+      lastTrigger = Date.now();
+    }
+    return undefined;
+  });
+  await bench.screenshot("ghost-text");
+  if (process.env.GROWPILOT_E2E_DOCS_SCREENSHOT === "1") {
+    await bench.screenshot("docs", path.join(root, "docs", "screenshot.png"));
+  }
+  return `ghost text: ${JSON.stringify(ghost.slice(0, 60))}`;
+}
+
+async function acceptWithTab(bench: Workbench): Promise<string> {
+  const page = bench.page;
+  const before = (await bench.editorLines()).join("\n");
+  await page.keyboard.press("Tab");
+  await bench.waitFor("the ghost text to become text", 10_000, async () => (await page.locator(GHOST).count()) === 0);
+  const after = await bench.editorLines();
+  const header = after.findIndex((line) => line.startsWith("def area_of_square(side):"));
+  const body = after.slice(header + 1).join("\n");
+  if (header < 0 || !body.trim() || after.join("\n") === before) {
+    throw new Error(`nothing was inserted after the def line; editor shows:\n${after.join("\n")}`);
+  }
+  const lens = page.locator(".codelens-decoration", { hasText: "👍" });
+  await bench.waitFor("the 👍 / 👎 CodeLens", 15_000, async () => (await lens.count()) > 0);
+  const lensText = (await lens.first().innerText()).replace(/\s+/g, " ");
+  if (!lensText.includes("👎")) throw new Error(`the lens lacks 👎: ${lensText}`);
+  await bench.screenshot("rating-codelens");
+  return `inserted ${JSON.stringify(body.trim().slice(0, 60))}; lens "${lensText}"`;
+}
+
+async function clickThumbsUp(bench: Workbench): Promise<void> {
+  const page = bench.page;
+  await page.locator(".codelens-decoration a", { hasText: "👍" }).first().click();
+  await bench.waitFor("the thanks lens", 10_000, async () =>
+    (await page.locator(".codelens-decoration", { hasText: "Thanks for the 👍" }).count()) > 0,
+  );
+  await bench.screenshot("thanks");
+  await bench.waitFor("the lens to go away", 15_000, async () =>
+    (await page.locator(".codelens-decoration", { hasText: "Growpilot" }).count()) === 0,
+  );
+}
+
+async function checkFeedback(bench: Workbench, workspace: string, growpilotHome: string): Promise<string> {
+  const row = await feedbackRow(bench, "status-quick-pick");
+  const counts = /(\d+) accepted · (\d+) 👍 · (\d+) 👎/.exec(row);
+  if (!counts || Number(counts[1]) < 1 || Number(counts[2]) < 1) {
+    throw new Error(`the daemon did not count the acceptance and the 👍: "${row}"`);
+  }
+  // The CLI reads the same event store from outside the editor.
+  const cli = spawnSync(python, ["-m", "growpilot", "status", "--workspace", workspace, "--json"], {
+    encoding: "utf8",
+    env: { ...process.env, GROWPILOT_HOME: growpilotHome },
+    timeout: 120_000,
+  });
+  if (cli.status !== 0) throw new Error(`growpilot status --json failed: ${cli.stderr || cli.error}`);
+  const feedback = JSON.parse(cli.stdout).feedback;
+  if (!(feedback?.up >= 1 && feedback?.accepted >= 1)) {
+    throw new Error(`growpilot status --json reports feedback ${JSON.stringify(feedback)}`);
+  }
+  return `Show Status: "${row}"; CLI: ${JSON.stringify(feedback)}`;
+}
+
+/** The Feedback row of Show Status (the daemon's `growpilot.status`). */
+async function feedbackRow(bench: Workbench, screenshot?: string): Promise<string> {
+  await bench.runCommand("Growpilot: Show Status");
+  const row = await bench.waitFor("the Feedback row of Show Status", 15_000, async () =>
+    (await bench.quickPickRows()).find((r) => r.includes("Feedback")),
+  );
+  if (screenshot) await bench.screenshot(screenshot);
+  await bench.page.keyboard.press("Escape");
+  return row;
+}
+
+async function rateLastDown(bench: Workbench): Promise<string> {
+  await bench.page.locator(".editor-instance .monaco-editor .view-lines").first().click();
+  await bench.page.keyboard.press("Control+Alt+Minus");
+  const row = await bench.waitFor("the 👎 to be counted", 15_000, async () => {
+    const text = await feedbackRow(bench);
+    return /· 1 👎/.test(text) ? text : undefined;
+  });
+  return row;
+}
+
+async function reindex(bench: Workbench, workspace: string): Promise<string> {
+  const from = (await bench.notificationLog()).length; // the first index's toasts do not count
+  await writeGeneratedModules(workspace, 2);
+  await bench.runCommand("Growpilot: Reindex Workspace");
+  // The progress toast may be brief on a small workspace: screenshot it if we catch it.
+  const progress = bench.page.locator(".notification-toast", { hasText: "Indexing" });
+  if (await progress.first().waitFor({ timeout: 5_000 }).then(() => true, () => false)) {
+    await bench.screenshot("reindex-progress");
+  }
+  const done = await bench.waitFor("the reindex result", 120_000, async () =>
+    (await bench.notificationsSeen(from)).find((t) => /reindexed \d+ files/.test(t)),
+  );
+  const seen = await bench.notificationsSeen(from);
+  const progressToast = seen.find((t) => /indexing/i.test(t));
+  if (!progressToast) throw new Error(`no progress notification was shown; notifications: ${JSON.stringify(seen)}`);
+  return `progress "${progressToast}"; then "${done}"`;
+}
+
+async function search(bench: Workbench): Promise<string> {
+  await bench.runCommand("Growpilot: Search Codebase");
+  const input = bench.page.locator(".quick-input-widget .quick-input-box input");
+  await input.waitFor({ state: "visible", timeout: 10_000 });
+  await input.fill("total value of the items in stock");
+  await bench.page.keyboard.press("Enter");
+  const rows = await bench.waitFor("search results", 30_000, async () => {
+    const found = await bench.quickPickRows();
+    return found.some((r) => r.includes("inventory.py")) ? found : undefined;
+  });
+  await bench.screenshot("search");
+  const index = rows.findIndex((r) => r.includes("inventory.py"));
+  for (let i = 0; i < index; i++) await bench.page.keyboard.press("ArrowDown");
+  await bench.page.keyboard.press("Enter");
+  await bench.page.locator(".tab.active", { hasText: "inventory.py" }).waitFor({ timeout: 10_000 });
+  return `${rows.length} results; opened ${rows[index]}`;
+}
+
+async function toggleCompletions(bench: Workbench): Promise<void> {
+  await bench.runCommand("Growpilot: Toggle Completions");
+  await bench.waitFor("completions off", 10_000, async () => (await bench.statusBarText()).includes("completions off"));
+  await bench.runCommand("Growpilot: Toggle Completions");
+  await bench.waitFor("completions back on", 10_000, async () => READY.test(await bench.statusBarText()));
+}
+
+async function retrain(bench: Workbench): Promise<string> {
+  const from = (await bench.notificationLog()).length;
+  await bench.runCommand("Growpilot: Retrain Now");
+  return bench.waitFor("the Retrain Now answer", 15_000, async () =>
+    (await bench.notificationsSeen(from)).find((t) =>
+      /Retraining is not available in this version of the Growpilot daemon|started retraining/.test(t),
+    ),
+  );
+}
+
+async function brokenPython(bench: Workbench, server: CodeServer, settings: Record<string, unknown>): Promise<string> {
+  const from = (await bench.notificationLog()).length;
+  await server.writeSettings({ ...settings, "growpilot.pythonPath": "/nonexistent/bin/python3" });
+  await bench.waitFor("the status bar to say the daemon is down", 30_000, async () =>
+    (await bench.statusBarText()).includes("daemon down"),
+  );
+  const error = await bench.waitFor("the failure notification", 15_000, async () =>
+    (await bench.notificationsSeen(from)).find((t) => t.includes("Growpilot daemon failed to start")),
+  );
+  if (!error.includes("/nonexistent/bin/python3")) throw new Error(`the notification does not name the Python: ${error}`);
+  await sleep(5_000); // a restart loop would show more by now
+  const failures = (await bench.notificationLog())
+    .slice(from)
+    .filter((entry) => /Growpilot daemon|couldn't create connection|Connection to server/i.test(entry.text));
+  if (new Set(failures.map((entry) => entry.id)).size !== 1) {
+    throw new Error(`expected one failure notification, saw ${JSON.stringify(failures)}`);
+  }
+  await bench.screenshot("daemon-failed");
+  const toast = bench.page.locator(".notification-toast", { hasText: "Growpilot daemon failed to start" });
+  await toast.locator(".monaco-button", { hasText: "Open Log" }).click();
+  await bench.waitFor("the Growpilot log in the Output panel", 10_000, async () =>
+    (await bench.page.locator(".part.panel .view-lines").allInnerTexts())
+      .join("\n")
+      .replace(/\u00a0/g, " ") // the editor renders spaces as no-break spaces
+      .includes("Starting the daemon"),
+  );
+  await bench.screenshot("daemon-log");
+  return error;
+}
+
+async function recover(bench: Workbench, server: CodeServer, settings: Record<string, unknown>): Promise<string> {
+  await server.writeSettings(settings);
+  await bench.waitFor("the daemon to restart", 30_000, async () => !(await bench.statusBarText()).includes("daemon down"));
+  return waitReady(bench);
+}
+
+async function crash(bench: Workbench, server: CodeServer): Promise<string> {
+  const daemons = await server.processes(/-m growpilot serve/);
+  if (daemons.length !== 1) throw new Error(`expected one daemon process, found ${JSON.stringify(daemons)}`);
+  const from = (await bench.notificationLog()).length;
+  process.kill(daemons[0], "SIGKILL");
+  const error = await bench.waitFor("the crash notification", 15_000, async () =>
+    (await bench.notificationsSeen(from)).find((t) => t.includes("Growpilot daemon stopped")),
+  );
+  if (!error.includes("SIGKILL")) throw new Error(`the notification does not say why: ${error}`);
+  if (!(await bench.statusBarText()).includes("daemon down")) throw new Error("the status bar does not say the daemon is down");
+  await sleep(5_000); // a restart loop would show more by now
+  const failures = (await bench.notificationLog()).slice(from).filter((e) => /Growpilot daemon|Connection to server/i.test(e.text));
+  if (new Set(failures.map((e) => e.id)).size !== 1) throw new Error(`expected one notification, saw ${JSON.stringify(failures)}`);
+  if ((await server.processes(/-m growpilot serve/)).length !== 0) throw new Error("the daemon was respawned without asking");
+  await bench.screenshot("daemon-crashed");
+  const toast = bench.page.locator(".notification-toast", { hasText: "Growpilot daemon stopped" });
+  await toast.locator(".monaco-button", { hasText: "Restart Daemon" }).click();
+  await bench.waitFor("the daemon to restart", 30_000, async () => !(await bench.statusBarText()).includes("daemon down"));
+  return `${error} → ${await waitReady(bench)}`;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`not ok - the e2e harness failed: ${error instanceof Error ? error.stack : error}`);
+    console.error("0 passed, 1 failed");
+    process.exit(1);
+  },
+);

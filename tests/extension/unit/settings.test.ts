@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import {
+  DAEMON_SETTINGS,
+  EXTENSION_SETTINGS,
+  changeEffect,
+  expandHome,
+  toInitializationOptions,
+} from "../../../extension/src/settings";
+
+// Tests run bundled from out/unit/ (see package.json "build:tests").
+const root = path.resolve(__dirname, "../..");
+const manifest = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
+const contributed: Record<string, { default: unknown }> = manifest.contributes.configuration.properties;
+
+/** PROTOCOL.md's settings table: `| \`key\` | type | default | meaning |` → key → default. */
+function protocolDefaults(): Map<string, unknown> {
+  const text = readFileSync(path.join(root, "docs", "PROTOCOL.md"), "utf8");
+  const defaults = new Map<string, unknown>();
+  for (const match of text.matchAll(/^\| `(\w+)` \| [^|]+ \| ([^|]+) \|/gm)) {
+    const literal = /^("[^"]*"|-?[\d.]+|true|false)/.exec(match[2].trim().replaceAll("`", ""));
+    if (literal) defaults.set(match[1], JSON.parse(literal[1]));
+  }
+  return defaults;
+}
+
+const reader = (values: Record<string, unknown>) => ({ get: <T>(key: string) => values[key] as T | undefined });
+
+test("contributed settings are exactly the daemon's (PROTOCOL.md) plus the extension's own", () => {
+  const protocol = protocolDefaults();
+  assert.deepEqual([...protocol.keys()].sort(), [...DAEMON_SETTINGS].sort());
+  const expected = [...DAEMON_SETTINGS, ...EXTENSION_SETTINGS].map((key) => `growpilot.${key}`).sort();
+  assert.deepEqual(Object.keys(contributed).sort(), expected);
+});
+
+test("contributed defaults equal PROTOCOL.md's defaults", () => {
+  for (const [key, value] of protocolDefaults()) {
+    assert.deepEqual(contributed[`growpilot.${key}`].default, value, `growpilot.${key}`);
+  }
+});
+
+test("trainingSchedule says it is not used yet", () => {
+  assert.match(JSON.stringify(contributed["growpilot.trainingSchedule"]), /not used yet/i);
+});
+
+test("initializationOptions carry the daemon's keys only, with ~ expanded in paths", () => {
+  const options = toInitializationOptions(
+    reader({
+      pythonPath: "/usr/bin/python3",
+      trainingSchedule: "idle",
+      modelPath: " ~/models/tiny ",
+      embedderPath: "",
+      device: "cpu",
+      threads: 2,
+      completionsEnabled: false,
+      contextShare: 0.5,
+      unknownKey: 1,
+    }),
+    "/home/ada",
+  );
+  assert.deepEqual(options, {
+    modelPath: "/home/ada/models/tiny",
+    embedderPath: "",
+    device: "cpu",
+    threads: 2,
+    completionsEnabled: false,
+    contextShare: 0.5,
+  });
+});
+
+test("expandHome leaves other paths alone", () => {
+  assert.equal(expandHome("~", "/h"), "/h");
+  assert.equal(expandHome("~/a", "/h"), "/h/a");
+  assert.equal(expandHome("~bob/a", "/h"), "~bob/a");
+  assert.equal(expandHome("/abs/~/a", "/h"), "/abs/~/a");
+});
+
+test("model, interpreter and threading changes restart; the rest is sent as a notification", () => {
+  const changed = (...keys: string[]) => (section: string) => keys.some((key) => section === `growpilot.${key}`);
+  for (const key of ["pythonPath", "modelPath", "embedderPath", "device", "threads"]) {
+    assert.equal(changeEffect(changed(key)), "restart", key);
+  }
+  for (const key of ["completionsEnabled", "debounceMs", "maxTokens", "retrievalSnippets", "maxFileBytes"]) {
+    assert.equal(changeEffect(changed(key)), "notify", key);
+  }
+  assert.equal(changeEffect(changed("maxTokens", "modelPath")), "restart");
+  assert.equal(changeEffect(changed("trainingSchedule")), "none");
+  assert.equal(changeEffect(() => false), "none");
+});

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-demo
+if ! command -v nvim >/dev/null; then  # tests/daemon/test_neovim.py drives Neovim's built-in LSP client
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq neovim; } >/dev/null
+fi
 . .venv/bin/activate
 python -m pytest -q -p no:cacheprovider "$@"
 bash scripts/test-extension.sh

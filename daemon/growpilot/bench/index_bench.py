@@ -52,7 +52,8 @@ def bench_index(workspace: str, runs: int = 3, edits: int = 20, scale_chunks: in
     tmp = Path(tempfile.mkdtemp(prefix="growpilot-bench-"))
     try:
         repo = tmp / "repo"
-        shutil.copytree(workspace, repo, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        # A copy, so edits and renames never touch the user's tree; vendored folders are never indexed.
+        shutil.copytree(workspace, repo, symlinks=True, ignore=shutil.ignore_patterns(*settings.exclude_dirs))
         result: dict = {"workspace": os.path.realpath(workspace)}
         result["cold"] = _cold(repo, tmp, embedder, settings, runs)
         index = WorkspaceIndex(repo, embedder, settings, state_dir=tmp / "state-main")

@@ -7,6 +7,7 @@ keystroke → (typed-ahead reuse) → debounce, latest wins → retrieval + prom
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import re
@@ -80,7 +81,7 @@ class CompletionEngine:
         self.workspace_for = workspace_for
         self._seq = 0
         self._running: threading.Event | None = None
-        self._cache: OrderedDict[tuple, str] = OrderedDict()
+        self._cache: OrderedDict[bytes, str] = OrderedDict()
         self._last: _Shown | None = None
         self.last_timings: dict = {}  # of the latest request that got as far as the model (benchmarks read it)
         self._prepare_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-prompt")
@@ -100,6 +101,11 @@ class CompletionEngine:
         ctx = CursorContext(rel, language_of(req.path) or "text", prefix, suffix, req.line, completion_mode(prefix, suffix))
         if (rest := self._typed_ahead(req.path, ctx)) is not None:
             return self._record(req, ws, ctx, "", rest, started, "typeahead", {})
+        # The same context again (a re-trigger, a cursor moved back): the same answer, without retrieval.
+        key = _context_key(backend, self.settings, req.path, ctx)
+        if (hit := self._cache.get(key)) is not None:
+            self._cache.move_to_end(key)
+            return self._record(req, ws, ctx, "", hit, started, "cache", {})
         if debounce and self.settings.debounce_ms:
             await asyncio.sleep(self.settings.debounce_ms / 1000)
             if seq != self._seq:
@@ -108,10 +114,6 @@ class CompletionEngine:
         t_prep = time.perf_counter()
         prompt, timings = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend)
         timings["prepare_ms"] = _ms(t_prep)
-        key = (backend.name, backend.adapter, prompt.text, ctx.mode, self.settings.max_tokens)
-        if (hit := self._cache.get(key)) is not None:
-            self._cache.move_to_end(key)
-            return self._record(req, ws, ctx, prompt.text, hit, started, "cache", timings)
         cancel = threading.Event()
         if self._running is not None:
             self._running.set()  # latest wins: stop the generation still running
@@ -224,6 +226,13 @@ class CompletionEngine:
             self._running.set()
         self._prepare_pool.shutdown(wait=False, cancel_futures=True)
         self._model_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _context_key(backend, settings: Settings, path: str, ctx: CursorContext) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for part in (backend.name, str(backend.adapter), repr(settings), path, ctx.prefix, "\0", ctx.suffix):
+        h.update(part.encode("utf-8", "surrogatepass"))
+    return h.digest()
 
 
 def _ms(since: float) -> float:

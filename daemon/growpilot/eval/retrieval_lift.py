@@ -93,7 +93,7 @@ def run(services: Services, workspace: str, limit: int = 200) -> dict:
             prompt = engine.build(ws, ctx, backend, context)
             ids = backend.encode(prompt.text)
             row[f"nll_{label}"] = backend.nll(ids, backend.encode(task.gold))
-            gen = backend.generate(ids, 48, stop_rule("line", prefix))
+            gen = backend.generate(ids, 32, stop_rule("line", prefix))
             row[f"exact_{label}"] = (postprocess(gen.text, ctx, backend.template.stops) or "").strip() == task.gold.strip()
         rows.append(row)
         if (n + 1) % 10 == 0:

@@ -87,6 +87,8 @@ def connect(path: Path, check: bool = True) -> sqlite3.Connection:
                 raise CorruptDatabase(verdict)
         conn.executescript(_SCHEMA)
         return conn
+    except sqlite3.OperationalError:
+        raise  # cannot open (permissions, missing folder, locked): not corruption, keep the file
     except sqlite3.DatabaseError as exc:
         raise CorruptDatabase(str(exc)) from exc
 

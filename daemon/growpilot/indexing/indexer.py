@@ -89,6 +89,7 @@ class WorkspaceIndex:
         self.embedder = embedder
         self.settings = settings
         self.state_dir = state_dir or workspace_state_dir(self.root)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         self.filter = WorkspaceFilter(self.root, settings, skip_dirs=(str(self.state_dir), str(growpilot_home())))
         self._lock = threading.RLock()
         self._sync_lock = threading.Lock()  # one sync at a time (watcher batches, reindex)

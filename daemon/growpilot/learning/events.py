@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 import threading
 import time
 import uuid
@@ -59,16 +60,26 @@ class EventStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="growpilot-events")  # off the reply's path
 
     def record_generation(self, rec: GenerationRecord) -> str:
+        """Queue the record (written in order by a background thread); return its id at once."""
+        self._writer.submit(self._insert, rec)
+        return rec.id
+
+    def _insert(self, rec: GenerationRecord) -> None:
         row = asdict(rec)
         row["timings"] = json.dumps(rec.timings)
         cols = ",".join(row)
         with self._lock:
             self._conn.execute(f"INSERT INTO generations({cols}) VALUES ({','.join('?' * len(row))})", list(row.values()))
-        return rec.id
+
+    def flush(self) -> None:
+        """Wait until every queued record is written."""
+        self._writer.submit(lambda: None).result()
 
     def _event(self, generation_id: str, kind: str, value: str | None, source: str | None) -> int:
+        self.flush()  # the suggestion being rated may still be in the queue
         with self._lock:
             if self._conn.execute("SELECT 1 FROM generations WHERE id=?", (generation_id,)).fetchone() is None:
                 raise UnknownGeneration(generation_id)
@@ -85,6 +96,7 @@ class EventStore:
         return self._event(generation_id, "rating", rating, source)
 
     def generation(self, generation_id: str) -> dict | None:
+        self.flush()
         with self._lock:
             cur = self._conn.execute("SELECT * FROM generations WHERE id=?", (generation_id,))
             row = cur.fetchone()
@@ -93,6 +105,7 @@ class EventStore:
     def summary(self, workspace: str | None = None) -> dict:
         """Counts of generations, accepts and ratings (for one workspace, or all)."""
         where, args = ("WHERE g.workspace = ?", [workspace]) if workspace else ("", [])
+        self.flush()
         with self._lock:
             gens = self._conn.execute(f"SELECT count(*) FROM generations g {where}", args).fetchone()[0]
             rows = self._conn.execute(
@@ -103,5 +116,6 @@ class EventStore:
                 "up": counts.get(("rating", "up"), 0), "down": counts.get(("rating", "down"), 0)}
 
     def close(self) -> None:
+        self._writer.shutdown(wait=True)
         with self._lock:
             self._conn.close()

@@ -1,0 +1,58 @@
+"""A client without inline completions: Neovim's built-in LSP client (headless) gets classic
+completion items from the daemon and runs its commands."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import write_files
+from lsp_fixtures import LSP_FILES
+
+LUA = r"""
+local out = {}
+local client_id = vim.lsp.start_client({
+  name = "growpilot",
+  cmd = { PYTHON, "-m", "growpilot", "serve" },
+  root_dir = ROOT,
+  workspace_folders = { { uri = vim.uri_from_fname(ROOT), name = "ws" } },
+  init_options = { modelPath = MODEL, debounceMs = 0, maxTokens = 12 },
+})
+vim.cmd("edit " .. ROOT .. "/app.py")
+vim.lsp.buf_attach_client(0, client_id)
+local last = vim.api.nvim_buf_line_count(0)
+local col = #vim.api.nvim_buf_get_lines(0, last - 1, last, false)[1]
+local params = { textDocument = { uri = vim.uri_from_bufnr(0) }, position = { line = last - 1, character = col } }
+for _ = 1, 120 do  -- the model loads in the background: completions are empty until then
+  local res = vim.lsp.buf_request_sync(0, "textDocument/completion", params, 10000)
+  local items = res and res[client_id] and res[client_id].result and res[client_id].result.items or {}
+  if #items > 0 then out.item = items[1]; break end
+  vim.wait(500)
+end
+local status = vim.lsp.buf_request_sync(0, "workspace/executeCommand", { command = "growpilot.status", arguments = {} }, 10000)
+out.status = status and status[client_id] and status[client_id].result
+vim.fn.writefile({ vim.fn.json_encode(out) }, OUT)
+vim.lsp.stop_client(client_id)
+vim.cmd("qa!")
+"""
+
+
+@pytest.mark.skipif(shutil.which("nvim") is None, reason="Neovim is installed by scripts/test.sh")
+def test_neovim_gets_classic_completions(workspace, tiny_model, tmp_path):
+    write_files(workspace, LSP_FILES)
+    script = tmp_path / "client.lua"
+    out = tmp_path / "out.json"
+    script.write_text(f"local PYTHON, ROOT, MODEL, OUT = {json.dumps(sys.executable)}, {json.dumps(str(workspace))}, "
+                      f"{json.dumps(str(tiny_model))}, {json.dumps(str(out))}\n" + LUA)
+    subprocess.run(["nvim", "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
+                   env=os.environ.copy(), timeout=300, capture_output=True)
+    result = json.loads(out.read_text())
+    item = result["item"]
+    assert item["data"]["generationId"] and item["command"]["command"] == "growpilot.accept"
+    lines = LSP_FILES["app.py"].rstrip("\n").split("\n")
+    assert item["textEdit"]["range"]["end"] == {"line": len(lines) - 1, "character": len(lines[-1])}
+    assert item["textEdit"]["newText"].strip() and item["label"]
+    assert result["status"]["folders"][0]["files"] == 3

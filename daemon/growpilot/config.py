@@ -43,7 +43,6 @@ class Settings:
     max_line_chars: int = _opt(1_000, lo=80, hi=100_000)  # a longer line marks a minified/generated file
     watch_debounce_ms: int = _opt(100, lo=0, hi=5_000)
     exclude_dirs: list = _opt(VENDORED_DIRS)
-    log_level: str = _opt("info", choices=("debug", "info", "warning", "error"))
 
 
 def camel(name: str) -> str:

@@ -19,6 +19,9 @@ export const DAEMON_SETTINGS = [
   "retrievalSnippets",
   "contextFormat",
   "maxFileBytes",
+  "maxLineChars",
+  "watchDebounceMs",
+  "excludeDirs",
 ] as const;
 
 export type DaemonSetting = (typeof DAEMON_SETTINGS)[number];
@@ -27,8 +30,18 @@ export type InitializationOptions = Partial<Record<DaemonSetting, unknown>>;
 /** Settings only the extension reads. */
 export const EXTENSION_SETTINGS = ["pythonPath", "trainingSchedule"] as const;
 
-/** These pick the interpreter, the weights or how they run: the daemon reads them once at startup. */
-export const RESTART_SETTINGS = ["pythonPath", "modelPath", "embedderPath", "device", "threads"] as const;
+/** These pick the interpreter, the weights, how they run or what is indexed: the daemon reads them at startup. */
+export const RESTART_SETTINGS = [
+  "pythonPath",
+  "modelPath",
+  "embedderPath",
+  "device",
+  "threads",
+  "maxFileBytes",
+  "maxLineChars",
+  "watchDebounceMs",
+  "excludeDirs",
+] as const;
 
 const PATH_SETTINGS: ReadonlySet<string> = new Set(["pythonPath", "modelPath", "embedderPath"]);
 

@@ -31,3 +31,21 @@ def test_non_object_is_reported():
 
 def test_round_trip_to_client_keys():
     assert settings_from(to_client(Settings(max_tokens=9)))[0].max_tokens == 9
+
+
+def test_protocol_doc_lists_every_setting_with_its_default():
+    """docs/PROTOCOL.md is what clients build against (the extension's tests read it too)."""
+    import json
+    import re
+    from dataclasses import fields
+    from pathlib import Path
+
+    from growpilot.config import camel
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| [^|]+ \| `([^`]*)`", text, re.M))
+    defaults = {camel(f.name): getattr(Settings(), f.name) for f in fields(Settings)}
+    assert set(rows) == set(defaults)
+    for key, literal in rows.items():
+        if key not in ("modelPath", "embedderPath"):  # documented as "" with the meaning spelled out
+            assert json.loads(literal) == defaults[key], key

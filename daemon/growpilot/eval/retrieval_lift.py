@@ -2,9 +2,11 @@
 
 Tasks are lines of a repository that call a function or class defined in another file of it, at the
 first such use in their file (CrossCodeEval's setting): the cursor stands where the call's name begins
-and the gold is the rest of the line. Each gold is scored (mean token NLL) and greedily completed
-twice with the default model: with the engine's retrieved snippets in the prompt and without them
-(the prefix then gets their share of the budget, as it would in the product).
+and the gold is the rest of the line. Each gold is scored twice with the default model, with the
+engine's retrieved snippets in the prompt and without them (the prefix then gets their share of the
+budget, as it would in the product): mean token NLL, and exact match of greedy decoding (computed in
+the same teacher-forced pass: greedy decoding yields the gold iff every gold token is the argmax and
+the line ends right after).
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from growpilot.completion.context import CursorContext, stop_rule
-from growpilot.completion.postprocess import postprocess
+from growpilot.completion.context import CursorContext
 from growpilot.server.services import Services
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,7 @@ def run(services: Services, workspace: str, limit: int = 200) -> dict:
                "retrieved_definition": any(s.path in task.defined_in for s in snippets)}
         for label, context in (("with", snippets), ("without", [])):
             prompt = engine.build(ws, ctx, backend, context)
-            ids = backend.encode(prompt.text)
-            row[f"nll_{label}"] = backend.nll(ids, backend.encode(task.gold))
-            gen = backend.generate(ids, 32, stop_rule("line", prefix))
-            row[f"exact_{label}"] = (postprocess(gen.text, ctx, backend.template.stops) or "").strip() == task.gold.strip()
+            row[f"nll_{label}"], row[f"exact_{label}"] = backend.score(backend.encode(prompt.text), backend.encode(task.gold))
         rows.append(row)
         if (n + 1) % 10 == 0:
             log.info("retrieval-lift: %d/%d tasks, %.0fs", n + 1, len(tasks), time.perf_counter() - started)

@@ -143,9 +143,11 @@ class TransformersBackend:
         with self._lock:
             self._cache, self._cache_ids = None, []
 
-    def nll(self, context_ids: list[int], target_ids: list[int]) -> float:
-        """Mean negative log-likelihood of `target_ids` right after `context_ids` (evaluation). Leaves the
-        KV cache holding the context, so a `generate` from the same prompt only decodes."""
+    def score(self, context_ids: list[int], target_ids: list[int]) -> tuple[float, bool]:
+        """(mean NLL of `target_ids` after `context_ids`, whether greedy decoding would produce exactly
+        them and then end the line). One teacher-forced pass: greedy decoding follows the target as long
+        as every target token is the argmax, so no generation is needed. Leaves the KV cache holding
+        the context."""
         import torch
 
         with self._lock, torch.inference_mode():
@@ -156,11 +158,16 @@ class TransformersBackend:
                                  cache=cache, use_cache=True)
                 cache, last = out.cache, out.logits[:, -1]
             out = self.model(input_ids=torch.tensor([target_ids], device=self.device), cache=cache, use_cache=True)
-            logits = torch.cat([last, out.logits[0, :-1]]).float()
-            loss = torch.nn.functional.cross_entropy(logits, torch.tensor(target_ids, device=self.device))
+            logits = torch.cat([last, out.logits[0]]).float()  # row i predicts target i; the last row, what follows
+            target = torch.tensor(target_ids, device=self.device)
+            loss = torch.nn.functional.cross_entropy(logits[:-1], target)
+            greedy = logits.argmax(-1).tolist()
+            follows = greedy[-1]
+            ends = follows in self.stop_ids or self.tokenizer.decode([follows]).startswith(("\n", "\r"))
+            exact = greedy[:-1] == list(target_ids) and ends
             out.cache.crop(-len(target_ids))
             self._remember(out.cache, list(context_ids))
-            return float(loss)
+            return float(loss), exact
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -20,7 +20,7 @@ function protocolDefaults(): Map<string, unknown> {
   const text = readFileSync(path.join(root, "docs", "PROTOCOL.md"), "utf8");
   const defaults = new Map<string, unknown>();
   for (const match of text.matchAll(/^\| `(\w+)` \| [^|]+ \| ([^|]+) \|/gm)) {
-    const literal = /^("[^"]*"|-?[\d.]+|true|false)/.exec(match[2].trim().replaceAll("`", ""));
+    const literal = /^("[^"]*"|-?[\d.]+|true|false|\[.*\])/.exec(match[2].trim().replaceAll("`", ""));
     if (literal) defaults.set(match[1], JSON.parse(literal[1]));
   }
   return defaults;
@@ -77,12 +77,12 @@ test("expandHome leaves other paths alone", () => {
   assert.equal(expandHome("/abs/~/a", "/h"), "/abs/~/a");
 });
 
-test("model, interpreter and threading changes restart; the rest is sent as a notification", () => {
+test("model, interpreter, threading and indexing changes restart; the rest is sent as a notification", () => {
   const changed = (...keys: string[]) => (section: string) => keys.some((key) => section === `growpilot.${key}`);
-  for (const key of ["pythonPath", "modelPath", "embedderPath", "device", "threads"]) {
+  for (const key of ["pythonPath", "modelPath", "embedderPath", "device", "threads", "maxFileBytes", "excludeDirs"]) {
     assert.equal(changeEffect(changed(key)), "restart", key);
   }
-  for (const key of ["completionsEnabled", "debounceMs", "maxTokens", "retrievalSnippets", "maxFileBytes"]) {
+  for (const key of ["completionsEnabled", "debounceMs", "maxTokens", "retrievalSnippets", "contextFormat"]) {
     assert.equal(changeEffect(changed(key)), "notify", key);
   }
   assert.equal(changeEffect(changed("maxTokens", "modelPath")), "restart");

@@ -37,7 +37,7 @@ class Settings:
     context_share: float = _opt(0.35, lo=0.0, hi=0.9)
     suffix_share: float = _opt(0.2, lo=0.0, hi=0.9)
     retrieval_snippets: int = _opt(4, lo=0, hi=20)
-    context_format: str = _opt("comments", choices=("comments", "repo"))  # how snippets enter the prompt
+    context_format: str = _opt("repo", choices=("repo", "comments"))  # how snippets enter the prompt
     # indexing
     max_file_bytes: int = _opt(1_000_000, lo=1_000, hi=100_000_000)
     max_line_chars: int = _opt(1_000, lo=80, hi=100_000)  # a longer line marks a minified/generated file

@@ -32,8 +32,9 @@ def test_qwen_repo_level_format_puts_the_best_snippet_last():
                     "<|file_sep|>src/m.py\n<|fim_prefix|>def f(<|fim_suffix|>):\n<|fim_middle|>")
 
 
-def test_comment_format_is_the_default():
-    text = TEMPLATES["qwen"].render("def f(", "", [Snippet("lib/a.py", "X = 1\n\nY = 2")], "m.py", "proj")
+def test_comment_format():
+    text = TEMPLATES["qwen"].render("def f(", "", [Snippet("lib/a.py", "X = 1\n\nY = 2")], "m.py", "proj",
+                                   repo_format=False)
     assert text == "<|fim_prefix|># From lib/a.py:\n# X = 1\n#\n# Y = 2\ndef f(<|fim_suffix|><|fim_middle|>"
 
 

@@ -145,12 +145,13 @@ class CompletionEngine:
         return prompt, {"retrieval_ms": round((t1 - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
                         "snippets": [f"{x.path}" for x in prompt.snippets]}
 
-    def build(self, ws: Workspace | None, ctx: CursorContext, backend, snippets: list[Snippet]) -> BuiltPrompt:
+    def build(self, ws: Workspace | None, ctx: CursorContext, backend, snippets: list[Snippet],
+              repo_format: bool | None = None) -> BuiltPrompt:
         s = self.settings
         return build_prompt(backend.template, backend.count_tokens, ctx.prefix, ctx.suffix, snippets, ctx.path,
                             os.path.basename(ws.root) if ws else "workspace",
                             Budget(s.prompt_tokens, s.context_share, s.suffix_share), line_comment(ctx.language),
-                            repo_format=s.context_format == "repo")
+                            repo_format=s.context_format == "repo" if repo_format is None else repo_format)
 
     def retrieve(self, ws: Workspace | None, ctx: CursorContext) -> list[Snippet]:
         """Snippets for the prompt, other files first and never the part of this file the prompt shows:
@@ -170,7 +171,7 @@ class CompletionEngine:
             seen = {c.id for c in chosen}
             hits = [h for h in ws.search(query, k=n * 2, exclude=in_view) if h.chunk_id not in seen]
             chosen += [h for h in hits if h.path != ctx.path] + [h for h in hits if h.path == ctx.path]
-        return [Snippet(c.path, c.text) for c in chosen[:n]]
+        return _by_file(chosen[:n])
 
     @staticmethod
     def _definitions(ws: Workspace, ctx: CursorContext, n: int) -> list:
@@ -226,6 +227,15 @@ class CompletionEngine:
             self._running.set()
         self._prepare_pool.shutdown(wait=False, cancel_futures=True)
         self._model_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _by_file(chunks: list) -> list[Snippet]:
+    """One snippet per file (files in order of their best chunk), its chunks in line order."""
+    files: dict[str, list] = {}
+    for c in chunks:
+        files.setdefault(c.path, []).append(c)
+    return [Snippet(path, "\n\n".join(c.text for c in sorted(parts, key=lambda c: c.start_line)))
+            for path, parts in files.items()]
 
 
 def _context_key(backend, settings: Settings, path: str, ctx: CursorContext) -> bytes:

@@ -90,9 +90,11 @@ def run(services: Services, workspace: str, limit: int = 200) -> dict:
         snippets = engine.retrieve(ws, ctx)
         row = {"path": task.path, "line": task.line + 1, "name": task.name,
                "retrieved_definition": any(s.path in task.defined_in for s in snippets)}
-        for label, context in (("with", snippets), ("without", [])):
-            prompt = engine.build(ws, ctx, backend, context)
-            row[f"nll_{label}"], row[f"exact_{label}"] = backend.score(backend.encode(prompt.text), backend.encode(task.gold))
+        gold = backend.encode(task.gold)
+        for label, context, repo_format in (("with", snippets, True), ("comments", snippets, False),
+                                            ("without", [], True)):
+            prompt = engine.build(ws, ctx, backend, context, repo_format)
+            row[f"nll_{label}"], row[f"exact_{label}"] = backend.score(backend.encode(prompt.text), gold)
         rows.append(row)
         if (n + 1) % 10 == 0:
             log.info("retrieval-lift: %d/%d tasks, %.0fs", n + 1, len(tasks), time.perf_counter() - started)
@@ -105,6 +107,9 @@ def run(services: Services, workspace: str, limit: int = 200) -> dict:
         "nll_ratio": round(mean("nll_with") / mean("nll_without"), 4),
         "exact_match_with_context": round(mean("exact_with"), 4),
         "exact_match_without_context": round(mean("exact_without"), 4),
+        "context_as_comments": {"nll": round(mean("nll_comments"), 4),
+                                "nll_ratio": round(mean("nll_comments") / mean("nll_without"), 4),
+                                "exact_match": round(mean("exact_comments"), 4)},
         "definition_retrieved": round(mean("retrieved_definition"), 4),
         "prompt_tokens": services.settings.prompt_tokens, "seconds": round(time.perf_counter() - started, 1),
     }

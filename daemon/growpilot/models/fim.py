@@ -2,9 +2,8 @@
 
 Retrieved snippets go in one of two ways: as files of the repository before the current one, in the
 family's repository-level format (Qwen2.5-Coder, StarCoder2), or as comment lines at the top of the
-prefix (any family). The most relevant snippet comes last, nearest the cursor. Measured with
-Qwen2.5-Coder-0.5B-Instruct on 24 cross-file tasks of `rich`: gold-line NLL 2.917 without context,
-3.010 with the repository format, 2.836 with comments; so `contextFormat` defaults to comments.
+prefix (any family). The most relevant snippet comes last, nearest the cursor. `growpilot eval
+retrieval-lift` measures both (README, "Measured").
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ test("a Python that does not exist (the real spawn error)", async () => {
 });
 
 test("a Python without growpilot (its real stderr)", () => {
-  // An isolated interpreter (-I) in an empty folder cannot import a growpilot from anywhere.
-  const run = spawnSync("python3", ["-I", "-m", "growpilot", "serve"], { cwd: os.tmpdir(), encoding: "utf8" });
+  // Isolated (-I) and without site-packages (-S, so not even an activated venv's editable install):
+  // this interpreter cannot import growpilot from anywhere.
+  const run = spawnSync("python3", ["-I", "-S", "-m", "growpilot", "serve"], { cwd: os.tmpdir(), encoding: "utf8" });
   assert.notEqual(run.status, 0);
   const reason = describeFailure({
     python: "python3",

@@ -55,3 +55,10 @@ def test_search_hits_fill_the_remaining_slots(engine_and_ws):
     engine, ws = engine_and_ws
     snippets = engine.retrieve(ws, _ctx("# print the rows as a pretty table\nrows = load()\n", "new.py"))
     assert "report/format.py" in [s.path for s in snippets]
+
+
+def test_imports_far_above_the_cursor_still_count(engine_and_ws):
+    engine, ws = engine_and_ws
+    body = "".join(f"value_{i} = {i}\n" for i in range(300))  # the import is 300 lines up
+    text = "from report.format import pretty_table\n\n" + body + "print("
+    assert "report/format.py" in [s.path for s in engine.retrieve(ws, _ctx(text, "long.py"))]

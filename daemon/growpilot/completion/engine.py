@@ -33,6 +33,7 @@ CACHE_SIZE = 256
 QUERY_LINES = 12  # lines before the cursor that make the retrieval query
 NAME_LINES = 150  # lines before the cursor whose identifiers may name definitions worth showing
 NEAR_LINES = 8  # names used this close to the cursor matter most
+HEAD_LINES = 60  # a file's first lines (imports) name what it is about to use
 EXCLUDE_BEFORE, EXCLUDE_AFTER = 80, 30  # same-file lines around the cursor: already in the prompt
 
 
@@ -179,7 +180,9 @@ class CompletionEngine:
         the last few lines (nearest first), then names the prefix mentions once and has not used yet
         (typically just imported: about to be used), then the rest by proximity."""
         prefix_lines = ctx.prefix.split("\n")
-        recent = "\n".join(prefix_lines[-NAME_LINES:])
+        # The file's head (its imports) and the lines before the cursor; positions grow towards the cursor.
+        head = prefix_lines[:-NAME_LINES][:HEAD_LINES]
+        recent = "\n".join(head + prefix_lines[-NAME_LINES:])
         uses: dict[str, list[int]] = {}
         for m in _IDENTIFIER.finditer(recent):
             uses.setdefault(m.group(0), []).append(m.start())

@@ -61,4 +61,5 @@ def test_imports_far_above_the_cursor_still_count(engine_and_ws):
     engine, ws = engine_and_ws
     body = "".join(f"value_{i} = {i}\n" for i in range(300))  # the import is 300 lines up
     text = "from report.format import pretty_table\n\n" + body + "print("
-    assert "report/format.py" in [s.path for s in engine.retrieve(ws, _ctx(text, "long.py"))]
+    engine.settings = Settings(retrieval_snippets=1)
+    assert [s.path for s in engine.retrieve(ws, _ctx(text, "long.py"))] == ["report/format.py"]

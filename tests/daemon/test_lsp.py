@@ -157,3 +157,32 @@ async def test_reindex_reports_progress_and_counts(client: LanguageClient, root)
     result = await command(client, "growpilot.reindex")
     assert result["folders"][0]["files"] == 4
     assert len(client.progress_reports) > before
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def multi(lsp_client: LanguageClient, tmp_path, tiny_model):
+    roots = [write_files(tmp_path / name, files) for name, files in (
+        ("alpha", {"billing.py": "def alpha_invoice_total(lines):\n    return sum(lines)\n"}),
+        ("beta", {"shipping.py": "def beta_parcel_weight(items):\n    return len(items)\n", "notes.md": "# Beta\n"}))]
+    lsp_client.roots = roots
+    lsp_client.rec = Recorder(lsp_client, "growpilot/indexReady", "growpilot/modelReady")
+    params = init_params(roots[0], {"modelPath": str(tiny_model), "debounceMs": 0})
+    params.workspace_folders = [types.WorkspaceFolder(uri=r.as_uri(), name=r.name) for r in roots]
+    await lsp_client.initialize_session(params)
+    await lsp_client.rec.wait("growpilot/indexReady", count=2)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_multi_root_keeps_one_index_per_folder(multi: LanguageClient):
+    ready = {r["folderUri"]: r["files"] for r in multi.rec.seen["growpilot/indexReady"]}
+    alpha, beta = multi.roots
+    assert ready == {alpha.as_uri(): 1, beta.as_uri(): 2}
+    status = await _status(multi)
+    assert sorted(f["files"] for f in status["folders"]) == [1, 2]
+    assert len({f["state_dir"] for f in status["folders"]}) == 2
+    hits = await command(multi, "growpilot.search", {"query": "beta_parcel_weight", "k": 1})
+    assert hits[0]["uri"] == (beta / "shipping.py").as_uri()
+    model_progress = [r for reports in multi.progress_reports.values() for r in reports
+                      if r.kind == "begin" and "model" in r.title]
+    assert model_progress  # the model loads with $/progress too

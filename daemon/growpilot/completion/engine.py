@@ -30,7 +30,7 @@ from growpilot.models.holder import ModelHolder
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{2,}\b")
 CACHE_SIZE = 256
-QUERY_LINES = 12  # lines before the cursor that make the retrieval query
+QUERY_LINES = 8  # lines before the cursor that make the search query (fewer words: a faster query embedding)
 NAME_LINES = 150  # lines before the cursor whose identifiers may name definitions worth showing
 NEAR_LINES = 8  # names used this close to the cursor matter most
 HEAD_LINES = 60  # a file's first lines (imports) name what it is about to use

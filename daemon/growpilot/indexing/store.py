@@ -27,6 +27,8 @@ from llama_index.core.vector_stores.types import (
 )
 
 log = logging.getLogger(__name__)
+# One query at a time: OpenMP threads only add overhead (100k vectors: 6 ms on one thread, 50 ms on two here).
+faiss.omp_set_num_threads(1)
 _TABLE = """
 CREATE TABLE IF NOT EXISTS vector_ids(
     faiss_id INTEGER PRIMARY KEY AUTOINCREMENT, node_id TEXT NOT NULL UNIQUE, ref_doc_id TEXT, vec BLOB NOT NULL);

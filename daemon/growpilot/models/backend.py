@@ -17,7 +17,9 @@ from growpilot.models.fim import FimTemplate, detect_template
 from growpilot.models.provision import LMSource
 
 log = logging.getLogger(__name__)
-PREFILL_CHUNK = 64  # tokens per forward during prefill: bounds how long a cancel waits (~0.25 s here)
+# Tokens per forward during prefill: a cancel waits for at most one chunk (~0.8 s on 2 CPU cores), and
+# smaller chunks cost throughput (1000 tokens: 6.0 s in chunks of 64, 4.3 s of 128, 3.2 s in one go).
+PREFILL_CHUNK = 256
 MIN_REUSE = 16  # shorter shared prefixes are not worth keeping a cache for
 
 

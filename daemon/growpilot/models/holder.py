@@ -49,10 +49,9 @@ class ModelHolder:
             log.error("model failed to load: %s", exc)
             backend, error = None, str(exc)
         with self._lock:
-            if ticket != self._generation:
-                return  # settings changed while loading; the newer load wins
-            self.backend, self.error = backend, error
-            self.state = "ready" if backend else "failed"
+            if ticket == self._generation:  # else settings changed while loading: the newer load wins
+                self.backend, self.error = backend, error
+                self.state = "ready" if backend else "failed"
         on_done(self)
 
     def describe(self) -> dict:

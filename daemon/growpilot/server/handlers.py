@@ -209,16 +209,25 @@ def _schedule_buffer_index(ls: GrowpilotServer, uri: str) -> None:
 
 
 def _load_model(ls: GrowpilotServer) -> None:
+    """Load (or reload) the model in the background, with `$/progress`, then announce growpilot/modelReady."""
     started = time.perf_counter()
 
-    def done(holder) -> None:
-        info = holder.describe()
-        ls.notify_threadsafe(MODEL_READY, {"model": info["name"], "device": info["device"], "adapter": info["adapter"],
-                                           "loadSeconds": round(time.perf_counter() - started, 2), "error": info["error"]})
+    async def load() -> None:
+        token = await ls.progress("Growpilot: loading the model")
+        done = asyncio.Event()
+        ls.services.model.load_async(ls.settings, on_done=lambda holder: ls.loop.call_soon_threadsafe(done.set))
+        await done.wait()
+        info = ls.services.model.describe()
+        if token:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=info["error"] or info["name"]))
+        if info["state"] == "loading":
+            return  # superseded by a newer load, which announces itself
+        ls.protocol.notify(MODEL_READY, {"model": info["name"], "device": info["device"], "adapter": info["adapter"],
+                                         "loadSeconds": round(time.perf_counter() - started, 2), "error": info["error"]})
         if info["error"]:
             ls.show(f"Growpilot: the model could not be loaded: {info['error']}", types.MessageType.Error)
 
-    ls.services.model.load_async(ls.settings, on_done=done)
+    asyncio.ensure_future(load())
 
 
 def _start_folder(ls: GrowpilotServer, root: str) -> None:

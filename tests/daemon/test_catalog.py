@@ -3,7 +3,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from growpilot.indexing.catalog import Catalog, CorruptDatabase, connect, fts_query, quarantine
+from growpilot.indexing import catalog as catalog_module
+from growpilot.indexing.catalog import Catalog, CorruptDatabase, connect, fts_expression, query_words, quarantine
 from growpilot.indexing.chunker import Chunk
 
 
@@ -60,8 +61,21 @@ def test_vector_cache_keeps_recent_orphans_only(catalog):
 
 
 def test_fts_query_is_safe_for_any_text():
-    assert fts_query('foo("bar") AND NOT -baz* self') == '"foo" OR "bar" OR "baz"'
-    assert fts_query("!!! ()") == ""
+    assert fts_expression(query_words('foo("bar") AND NOT -baz* self')) == '"foo" OR "bar" OR "baz"'
+    assert query_words("!!! ()") == []
+
+
+def test_bm25_drops_the_commonest_words_past_the_postings_budget(catalog, monkeypatch):
+    with catalog.transaction():
+        _, ids = catalog.replace_chunks("a.py", [_chunk(f"ubiquitous filler{i}", i) for i in range(30)]
+                                        + [_chunk("ubiquitous zanzibar", 31)])
+    words = query_words("ubiquitous zanzibar nowhere")
+    assert catalog.affordable_words(words) == ["zanzibar", "ubiquitous"]  # rarest first; unindexed dropped
+    monkeypatch.setattr(catalog_module, "POSTINGS_BUDGET", 10)
+    assert catalog.affordable_words(words) == ["zanzibar"]
+    assert [cid for cid, _ in catalog.bm25("ubiquitous zanzibar", 5)] == [ids[-1]]
+    monkeypatch.setattr(catalog_module, "POSTINGS_BUDGET", 0)
+    assert catalog.affordable_words(["ubiquitous"]) == ["ubiquitous"]  # the rarest word always stays
 
 
 def test_corrupt_database_is_detected_and_quarantined(tmp_path):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from growpilot.completion.engine import QUERY_LINES
 from growpilot.config import Settings
 from growpilot.indexing.embedder import load_embedder
 from growpilot.indexing.indexer import WorkspaceIndex
@@ -229,9 +230,8 @@ def _search_scale(embedder, settings: Settings, tmp: Path, repo: Path, n_chunks:
             index.store.add([TextNode(id_=str(i), embedding=v.tolist(), relationships=source) for i, v in zip(ids, vecs)])
             index.catalog.upsert_file(rel, 0, 0, "synthetic", "python")
     fill_s = time.perf_counter() - t0
-    words = sorted({w for _, t in texts[:2000] for w in t.split() if w.isidentifier() and len(w) > 4})
-    random.seed(0)
-    queries = [" ".join(random.sample(words, 3)) for _ in range(60)]
+    random.seed(0)  # queries like the engine's: the last lines of real code before a cursor
+    queries = ["\n".join(t.split("\n")[:QUERY_LINES]) for _, t in random.sample(texts, 60)]
     total, retrieval = [], []
     for q in queries:
         t0 = time.perf_counter()

@@ -44,6 +44,7 @@ END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text, symbol, path) VALUES ('delete', old.id, old.text, old.symbol, old.path);
 END;
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 CREATE TABLE IF NOT EXISTS embeddings(hash TEXT PRIMARY KEY, vec BLOB NOT NULL, last_used INTEGER NOT NULL);
 """
 # Words too common in code to say anything about relevance.
@@ -231,20 +232,45 @@ class Catalog:
     # ----- BM25
     def bm25(self, query: str, limit: int) -> list[tuple[int, float]]:
         """Chunk ids ranked by BM25 for the query's words (higher score = better)."""
-        expr = fts_query(query)
-        if not expr:
+        words = self.affordable_words(query_words(query))
+        if not words:
             return []
         rows = self.conn.execute(
             "SELECT rowid, bm25(chunks_fts, 1.0, 3.0, 0.5) FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY bm25(chunks_fts, 1.0, 3.0, 0.5) LIMIT ?", (expr, limit))
+            "ORDER BY bm25(chunks_fts, 1.0, 3.0, 0.5) LIMIT ?", (fts_expression(words), limit))
         return [(r[0], -r[1]) for r in rows]
 
+    def affordable_words(self, words: list[str]) -> list[str]:
+        """The indexed words, rarest first, while their postings fit POSTINGS_BUDGET (the rarest always).
+        FTS5 scores every posting of every word, so an 8-line query over 100k chunks took ~60 ms; a word
+        common enough to break the budget barely moves the ranking (low IDF). Small indexes keep all."""
+        if not words:
+            return []
+        docs = dict(self.conn.execute(
+            f"SELECT term, doc FROM chunks_vocab WHERE term IN ({','.join('?' * len(words))})", words))
+        kept, postings = [], 0
+        for word in sorted((w for w in words if w in docs), key=docs.__getitem__):
+            if kept and postings + docs[word] > POSTINGS_BUDGET:
+                break
+            kept.append(word)
+            postings += docs[word]
+        return kept
 
-def fts_query(text: str, max_terms: int = 24) -> str:
-    """An FTS5 OR-query of the text's distinctive words, quoted so no word is read as syntax."""
+
+POSTINGS_BUDGET = 10_000
+
+
+def query_words(text: str, max_terms: int = 24) -> list[str]:
+    """The text's distinctive words, lowercased, first occurrence order."""
     words: list[str] = []
     for word in re.findall(r"[A-Za-z0-9]+", text):
         w = word.lower()
         if len(w) >= 2 and w not in _STOPWORDS and w not in words:
             words.append(w)
-    return " OR ".join(f'"{w}"' for w in words[:max_terms])
+    return words[:max_terms]
+
+
+def fts_expression(words: list[str]) -> str:
+    """An FTS5 OR-query of the words, quoted so no word is read as syntax."""
+    return " OR ".join(f'"{w}"' for w in words)
+

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -37,6 +38,11 @@ GROUP_CHUNKS = 2048  # new chunks embedded per group: big enough to batch well, 
 EMBED_SLICE = 256  # between slices a closing index stops (shutdown never waits for a whole group)
 PERSIST_EVERY_S = 30.0
 ORPHAN_VECTORS = 50_000  # vectors of vanished content kept, so switching branches back costs nothing
+
+
+# BM25 (SQLite) runs beside the query embedding and FAISS (both release the GIL): a search costs the
+# slower of the two, not their sum.
+_BM25_THREAD = ThreadPoolExecutor(1, thread_name_prefix="growpilot-bm25")
 
 
 class IndexClosed(Exception):
@@ -298,10 +304,11 @@ class WorkspaceIndex:
         """Hybrid search: dense and BM25 rankings fused by reciprocal rank."""
         if not query.strip():
             return []
-        vec = self.embedder.embed_query(query)
-        with self._lock:
+        with self._lock:  # the BM25 thread works under it on our behalf: we wait for it before leaving
+            sparse = _BM25_THREAD.submit(self.catalog.bm25, query, pool)
+            vec = self.embedder.embed_query(query)
             dense = self.store.query(VectorStoreQuery(query_embedding=vec.tolist(), similarity_top_k=pool)).ids or []
-            sparse = [cid for cid, _ in self.catalog.bm25(query, pool)]
+            sparse = [cid for cid, _ in sparse.result()]
             fused = rrf([[int(i) for i in dense], sparse])
             rows = self.catalog.chunks_by_ids([cid for cid, _ in fused[: max(k * 3, k + 10)]])
         hits = []

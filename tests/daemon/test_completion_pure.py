@@ -4,7 +4,7 @@ import pytest
 
 from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule
 from growpilot.completion.postprocess import postprocess
-from growpilot.completion.prompt import Budget, build_prompt, head_lines, tail_lines
+from growpilot.completion.prompt import Budget, build_prompt, fit_prefix, head_lines, import_block, tail_lines
 from growpilot.models.fim import TEMPLATES, Snippet, detect_template
 
 
@@ -62,6 +62,33 @@ def test_unused_context_and_suffix_budget_goes_to_the_prefix():
     crowded = build_prompt(TEMPLATES["qwen"], count, prefix, "x\n" * 200, [Snippet("a.py", "y = 2\n" * 100)],
                            "m.py", "p", Budget(512, 0.3, 0.2))
     assert len(alone.prefix) > len(crowded.prefix)
+
+
+def test_a_cut_prefix_keeps_the_files_imports_on_top():
+    head = '"""A module."""\nimport os\nfrom lib.helpers import (\n    frobnicate,\n    widget,\n)\n\n'
+    body = "".join(f"value_{i} = os.path.join('{i}')\n" for i in range(300)) + "result = "
+    text, cost = fit_prefix(head + body, 200, count)
+    assert text.startswith("import os\nfrom lib.helpers import (\n    frobnicate,\n    widget,\n)\nvalue_")
+    assert text.endswith("value_299 = os.path.join('299')\nresult = ") and cost <= 200
+    assert fit_prefix(head + "result = ", 200, count)[0] == head + "result = "  # nothing cut: nothing repeated
+    short = head + "".join(f"v{i} = {i}\n" for i in range(10)) + "x = "
+    cut_inside, cost = fit_prefix(short, count(short) - 4, count)  # the cut falls among the imports
+    # whole import lines within their share (20%), then the body after the block: never a fragment of it
+    assert cut_inside == "import os\n\n" + "".join(f"v{i} = {i}\n" for i in range(10)) + "x = "
+    assert cost <= count(short) - 4
+    assert fit_prefix(body, 200, count) == tail_lines(body, 200, count)  # no imports: the plain tail
+
+
+@pytest.mark.parametrize("source,block", [
+    ("import os\nimport sys\nx = 1\n", (0, 1)),
+    ("// c\nimport { a } from './a';\nconst b = require('b');\nlet y;\n", (1, 2)),
+    ('package main\n\nimport (\n\t"fmt"\n)\nfunc main() {}\n', (0, 4)),
+    ("use std::io;\nfn main() {}\n", (0, 0)),
+    ("#include <stdio.h>\nint main;\n", (0, 0)),
+    ("use = 3\npackage_name = 'x'\nfrom_ = 2\n", None),  # Python names, not imports
+])
+def test_import_block(source, block):
+    assert import_block(source) == block
 
 
 def test_head_and_tail_lines_cut_at_line_boundaries():

@@ -3,6 +3,7 @@ tokenizer comes in as a `count_tokens` function."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -11,6 +12,10 @@ from growpilot.models.fim import FimTemplate, Snippet
 CountTokens = Callable[[str], int]
 _RESERVED = 24  # template markers, repo line, file path
 _MIN_SNIPPET_TOKENS = 32
+IMPORTS_SHARE = 0.2  # of the prefix's room, at most, for the file's imports when the prefix is cut
+IMPORT_SCAN_LINES = 80
+_IMPORT = re.compile(r"\s*(?:import\b|from\s+\S+\s+import\b|#include\b|#import\b|using\s+[\w.]+\s*;|use\s+[\w:{}, *]+;"
+                     r"|package\s+[\w.]+|(?:const|let|var)\s.*\brequire\()")
 
 
 @dataclass(frozen=True)
@@ -49,9 +54,38 @@ def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix:
     rest = available - used
     suffix_text, suffix_cost = (head_lines(suffix, int(rest * budget.suffix_share), count)
                                 if template.has_fim else ("", 0))
-    prefix_text, prefix_cost = tail_lines(prefix, rest - suffix_cost, count)
+    prefix_text, prefix_cost = fit_prefix(prefix, rest - suffix_cost, count)
     text = template.render(prefix_text, suffix_text, kept, path, repo, comment, repo_format)
     return BuiltPrompt(text, prefix_text, suffix_text, tuple(kept), used + suffix_cost + prefix_cost + _RESERVED)
+
+
+def fit_prefix(prefix: str, limit: int, count: CountTokens) -> tuple[str, int]:
+    """The lines nearest the cursor within `limit` tokens; when that cuts the file's imports off, they
+    stay on top (up to IMPORTS_SHARE of the room): they name what the code below is about to use."""
+    text, cost = tail_lines(prefix, limit, count)
+    block = import_block(prefix)
+    if not block or prefix.count("\n") - text.count("\n") <= block[0]:
+        return text, cost  # no imports, or all of them in view
+    lines = prefix.split("\n")
+    head, head_cost = head_lines("\n".join(lines[block[0]:block[1] + 1]), int(limit * IMPORTS_SHARE), count)
+    if not head.strip():
+        return text, cost
+    text, cost = tail_lines("\n".join(lines[block[1] + 1:]), limit - head_cost, count)
+    return f"{head}\n{text}", head_cost + cost
+
+
+def import_block(prefix: str) -> tuple[int, int] | None:
+    """(first, last) line of the file's import statements among its first lines, a parenthesized
+    `from x import (` … `)` included; None without imports."""
+    lines = prefix.split("\n")[:-1][:IMPORT_SCAN_LINES]  # whole lines only: never the cursor's
+    first = last = None
+    open_paren = False
+    for i, line in enumerate(lines):
+        if open_paren or _IMPORT.match(line):
+            first = i if first is None else first
+            last = i
+            open_paren = (open_paren or line.rstrip().endswith("(")) and ")" not in line
+    return (first, last) if first is not None else None
 
 
 def head_lines(text: str, limit: int, count: CountTokens) -> tuple[str, int]:

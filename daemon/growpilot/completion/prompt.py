@@ -77,7 +77,7 @@ def fit_prefix(prefix: str, limit: int, count: CountTokens) -> tuple[str, int]:
 def import_block(prefix: str) -> tuple[int, int] | None:
     """(first, last) line of the file's import statements among its first lines, a parenthesized
     `from x import (` … `)` included; None without imports."""
-    lines = prefix.split("\n")[:-1][:IMPORT_SCAN_LINES]  # whole lines only: never the cursor's
+    lines = prefix.split("\n", IMPORT_SCAN_LINES)[:-1]  # whole lines only (never the cursor's); no full split
     first = last = None
     open_paren = False
     for i, line in enumerate(lines):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 from growpilot.server.handlers import register
 from growpilot.server.lsp import ClientLogHandler, GrowpilotServer
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+log = logging.getLogger(__name__)
 
 
 def serve(tcp: str | None = None, allow_remote: bool = False) -> int:
@@ -21,7 +21,7 @@ def serve(tcp: str | None = None, allow_remote: bool = False) -> int:
         return 0
     host, _, port = tcp.rpartition(":")
     if host not in LOOPBACK and not allow_remote:
-        print(f"growpilot: refusing to listen on {host}: only loopback unless --allow-remote", file=sys.stderr)
+        log.error("refusing to listen on %s: only loopback unless --allow-remote", host)
         return 2
     server.start_tcp(host, int(port))
     return 0

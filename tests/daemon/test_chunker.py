@@ -43,6 +43,20 @@ def test_python_definitions_get_qualified_symbols():
     assert chunks[2].start_line == 7 and chunks[2].end_line == 8
 
 
+def test_big_decorated_class_keeps_its_head_together():
+    """The chunk that names a split class holds its decorator, declaration, docstring and fields (what a
+    prompt needs to use it); methods are members of that class, not of a doubly-qualified one."""
+    source = "@dataclass\n" + PY.split("\n\n", 1)[1].split("def helper")[0]
+    chunks = chunk_text(source, "python", max_lines=6)
+    assert [c.symbol for c in chunks] == ["Store", "Store.put", "Store.size"]
+    assert chunks[0].text.startswith("@dataclass\nclass Store(Base):") and "limit = 3" in chunks[0].text
+    assert _covered(source, chunks)
+    method = "    @property\n    def size(self):\n" + "        x = 1\n" * 8
+    chunks = chunk_text("class Store:\n" + method, "python", max_lines=6)
+    assert _covered("class Store:\n" + method, chunks)  # a split decorated method keeps its decorator
+    assert {c.symbol for c in chunks} == {"Store", "Store.size"}
+
+
 def test_small_class_stays_whole():
     chunks = chunk_text(PY, "python")
     assert [c.symbol for c in chunks] == [None, "Store", "helper"]

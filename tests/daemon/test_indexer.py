@@ -132,3 +132,19 @@ def test_corrupt_faiss_file_is_rebuilt_without_embedding(index, workspace, embed
     assert again.status()["embedded_total"] == total and again.refresh().embedded == 0
     consistent(again)
     again.close()
+
+
+def test_changed_chunking_rules_rechunk_every_file_reusing_vectors(index, workspace, embedder):
+    state = index.state_dir
+    index.catalog.set_meta("chunker", "0")  # an index written by an older chunker
+    index.catalog.conn.execute("UPDATE chunks SET symbol = 'stale' WHERE path = 'billing/tax.py'")
+    index.close()
+    again = WorkspaceIndex(workspace, embedder, Settings())
+    stats = again.refresh()
+    assert stats.changed == 4 and stats.embedded == 0  # every file re-chunked, no chunk text is new
+    assert "stale" not in {r[0] for r in again.catalog.conn.execute("SELECT symbol FROM chunks")}
+    consistent(again)
+    again.close()
+    third = WorkspaceIndex(workspace, embedder, Settings())
+    assert third.refresh().changed == 0  # once only
+    third.close()

@@ -15,6 +15,10 @@ FILES = {
     "geo/distance.py": "def haversine_km(a, b):\n    \"\"\"Great-circle distance.\"\"\"\n    return 0.0\n",
     "geo/units.py": "def km_to_miles(km):\n    return km * 0.621\n\n\ndef miles_to_km(mi):\n    return mi / 0.621\n",
     "report/format.py": "def pretty_table(rows):\n    return '\\n'.join(map(str, rows))\n",
+    "shop/cart.py": ("@dataclass\nclass Cart:\n    \"\"\"A basket.\n\n    Long story.\n    \"\"\"\n    owner: str\n"
+                     + "".join(f"\n    def step_{i}(self):\n        return {i}\n" for i in range(30))
+                     + "\n    def _hidden(self):\n        pass\n\n    def checkout(\n        self,\n        coupon: str = '',\n    ) -> float:\n"
+                     "        return 0.0\n"),
     "trips.py": ("from geo.distance import haversine_km\nfrom geo.units import km_to_miles\n\n\n"
                 "def trip_miles(stops):\n    total = sum(haversine_km(a, b) for a, b in zip(stops, stops[1:]))\n"
                 "    return "),
@@ -27,7 +31,7 @@ def engine_and_ws(workspace, embedder):
     index = WorkspaceIndex(workspace, embedder, Settings())
     index.refresh()
     engine = CompletionEngine(ModelHolder(), EventStore(), Settings(retrieval_snippets=3))
-    yield engine, Workspace(str(workspace), index.search, index.definitions)
+    yield engine, Workspace(str(workspace), index.search, index.definitions, index.members)
     index.close()
 
 
@@ -35,12 +39,11 @@ def _ctx(text: str, path: str = "trips.py") -> CursorContext:
     return CursorContext(path, "python", text, "", text.count("\n"), completion_mode(text, ""))
 
 
-def test_definitions_of_names_near_the_cursor_come_first(engine_and_ws):
+def test_imported_unused_names_come_first_then_names_near_the_cursor(engine_and_ws):
     engine, ws = engine_and_ws
     snippets = engine.retrieve(ws, _ctx(FILES["trips.py"]))
     paths = [s.path for s in snippets]
-    assert paths[0] == "geo/distance.py"  # used on the line above the cursor
-    assert "geo/units.py" in paths  # imported, not used yet: about to be
+    assert paths[:2] == ["geo/units.py", "geo/distance.py"]  # imported, not used yet; then used just above
     assert "trips.py" not in paths  # the prompt already shows this file
 
 
@@ -63,3 +66,14 @@ def test_imports_far_above_the_cursor_still_count(engine_and_ws):
     text = "from report.format import pretty_table\n\n" + body + "print("
     engine.settings = Settings(retrieval_snippets=1)
     assert [s.path for s in engine.retrieve(ws, _ctx(text, "long.py"))] == ["report/format.py"]
+
+
+def test_a_big_class_is_shown_as_its_head_and_public_signatures(engine_and_ws):
+    engine, ws = engine_and_ws
+    engine.settings = Settings(retrieval_snippets=1)
+    text = "from shop.cart import Cart\n\n\ndef pay(owner):\n    return Cart(owner)."
+    [snippet] = engine.retrieve(ws, _ctx(text, "pay.py"))
+    assert snippet.path == "shop/cart.py"
+    assert snippet.text.startswith('@dataclass\nclass Cart:\n    """A basket."""\n    owner: str')
+    assert "    def checkout(self, coupon: str = '') -> float: ..." in snippet.text  # one line, from three
+    assert "_hidden" not in snippet.text and "return 0.0" not in snippet.text

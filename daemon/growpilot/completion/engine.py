@@ -7,6 +7,7 @@ keystroke → (typed-ahead reuse) → debounce, latest wins → retrieval + prom
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule
+from growpilot.completion.outline import definition_view, is_class, is_overload
 from growpilot.completion.postprocess import postprocess
 from growpilot.completion.prompt import Budget, BuiltPrompt, build_prompt
 from growpilot.config import Settings
@@ -62,6 +64,7 @@ class Workspace:
     root: str
     search: Callable  # WorkspaceIndex.search
     definitions: Callable  # WorkspaceIndex.definitions
+    members: Callable  # WorkspaceIndex.members
 
 
 @dataclass
@@ -176,9 +179,11 @@ class CompletionEngine:
 
     @staticmethod
     def _definitions(ws: Workspace, ctx: CursorContext, n: int) -> list:
-        """Chunks from other files defining names the code around the cursor uses. First the names on
-        the last few lines (nearest first), then names the prefix mentions once and has not used yet
-        (typically just imported: about to be used), then the rest by proximity."""
+        """Chunks from other files defining names the code around the cursor uses. First the names the
+        file mentions once and has not used yet (typically just imported: about to be used; what its own
+        text cannot show), then those on the last few lines (nearest first), then the rest by proximity.
+        On 40 cross-file lines of openai-agents, imported-unused first put the definition among 4
+        snippets in 24 tasks instead of 17 (NLL ratio 0.95 instead of 0.99)."""
         prefix_lines = ctx.prefix.split("\n")
         # The file's head (its imports) and the lines before the cursor; positions grow towards the cursor.
         head = prefix_lines[:-NAME_LINES][:HEAD_LINES]
@@ -193,11 +198,11 @@ class CompletionEngine:
 
         def rank(name: str) -> tuple:
             last = uses[name][-1]
-            if last >= near:
+            if len(uses[name]) == 1:
                 return (0, -last)
-            return (1, -last) if len(uses[name]) == 1 else (2, -last)
+            return (1, -last) if last >= near else (2, -last)
 
-        return [found[name][0] for name in sorted(found, key=rank)[:n]]
+        return [_definition_view(ws, found[name]) for name in sorted(found, key=rank)[:n]]
 
     def _typed_ahead(self, path: str, ctx: CursorContext) -> str | None:
         """The user typed the start of the last suggestion: the rest of it, instantly."""
@@ -230,6 +235,14 @@ class CompletionEngine:
             self._running.set()
         self._prepare_pool.shutdown(wait=False, cancel_futures=True)
         self._model_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _definition_view(ws: Workspace, chunks: list):
+    """The chunk that defines a name (the implementation, not an `@overload` stub), shown compactly; a
+    class with its public methods' signatures."""
+    head = next((c for c in chunks if not is_overload(c.text)), chunks[0])
+    members = [m.text for m in ws.members(head.path, head.symbol)] if is_class(head.text) else []
+    return dataclasses.replace(head, text=definition_view(head.text, members))
 
 
 def _by_file(chunks: list) -> list[Snippet]:

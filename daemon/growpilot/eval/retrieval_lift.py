@@ -2,11 +2,13 @@
 
 Tasks are lines of a repository that call a function or class defined in another file of it, at the
 first such use in their file (CrossCodeEval's setting): the cursor stands where the call's name begins
-and the gold is the rest of the line. Each gold is scored twice with the default model, with the
-engine's retrieved snippets in the prompt and without them (the prefix then gets their share of the
-budget, as it would in the product): mean token NLL, and exact match of greedy decoding (computed in
-the same teacher-forced pass: greedy decoding yields the gold iff every gold token is the argmax and
-the line ends right after).
+and the gold is the rest of the line with its line break (the suffix starts on the next line), so it is
+tokenized as in the file — Qwen's tokenizer joins `)` and a newline into one token, and a gold cut
+before the newline would be scored on a token the file never contains (5–7 nats in both conditions).
+Each gold is scored with the default model with the engine's retrieved snippets in the prompt and
+without them (the prefix then gets their share of the budget, as it would in the product): mean token
+NLL, and exact match of greedy decoding (computed in the same teacher-forced pass: greedy decoding
+yields the gold iff every gold token is the argmax).
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ def build_tasks(files: dict[str, str], definitions: dict[str, set[str]], limit: 
     return tasks[:limit]
 
 
+def _defines(text: str, name: str) -> bool:
+    return re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", text, re.M) is not None
+
+
 def _definitions(services: Services, folder) -> dict[str, set[str]]:
     rows = folder.index.catalog.conn.execute(
         "SELECT DISTINCT symbol, path FROM chunks WHERE language='python' AND symbol IS NOT NULL AND instr(symbol, '.') = 0")
@@ -85,12 +91,12 @@ def run(services: Services, workspace: str, limit: int = 200) -> dict:
     for n, task in enumerate(tasks):
         lines = files[task.path].split("\n")
         prefix = "\n".join(lines[: task.line] + [lines[task.line][: task.column]])
-        suffix = "\n" + "\n".join(lines[task.line + 1:])
+        suffix = "\n".join(lines[task.line + 1:])  # the hole is the rest of the line and its line break
         ctx = CursorContext(task.path, "python", prefix, suffix, task.line, "line")
         snippets = engine.retrieve(ws, ctx)
         row = {"path": task.path, "line": task.line + 1, "name": task.name,
-               "retrieved_definition": any(s.path in task.defined_in for s in snippets)}
-        gold = backend.encode(task.gold)
+               "retrieved_definition": any(s.path in task.defined_in and _defines(s.text, task.name) for s in snippets)}
+        gold = backend.encode(task.gold + "\n")  # as the file tokenizes it: `)` and `\n` are one token
         for label, context, repo_format in (("with", snippets, True), ("comments", snippets, False),
                                             ("without", [], True)):
             prompt = engine.build(ws, ctx, backend, context, repo_format)

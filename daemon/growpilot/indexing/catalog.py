@@ -192,6 +192,17 @@ class Catalog:
                 out.setdefault(r[5], []).append(ChunkRow(*r))
         return out
 
+    def members(self, path: str, symbol: str) -> list[ChunkRow]:
+        """The first chunk of each direct member (`symbol.name`) of a definition in `path`, in line order."""
+        rows = self.conn.execute(
+            "SELECT id, path, start_line, end_line, language, symbol, hash, text FROM chunks "
+            "WHERE path = ? AND substr(symbol, 1, ?) = ? ORDER BY start_line", (path, len(symbol) + 1, symbol + "."))
+        first: dict[str, ChunkRow] = {}
+        for r in rows:
+            if "." not in r[5][len(symbol) + 1:]:
+                first.setdefault(r[5], ChunkRow(*r))
+        return list(first.values())
+
     def live_chunk_ids(self) -> set[int]:
         return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from growpilot.indexing.languages import grammar, parser_for
 
+CHUNKER_VERSION = "2"  # bump when chunk boundaries change: indexes re-chunk on open
 MAX_LINES = 50
 MAX_CHARS = 1600
 _IDENTIFIERS = {
@@ -61,20 +62,46 @@ def _tree_spans(text: str, language: str, max_lines: int, max_chars: int) -> lis
     fits = lambda n: n.end_point[0] - n.start_point[0] < max_lines and n.end_byte - n.start_byte <= max_chars  # noqa: E731
     out: list[_Span] = []
 
-    def visit(node, scope: str | None) -> None:
-        for child in node.named_children:
-            is_def = child.type in spec.definitions
-            name = _qualify(scope, _symbol(child, data)) if is_def else scope
-            start, end = child.start_point[0], _end_row(child)
-            if fits(child):
-                out.append(_Span(start, end, name, is_def))
-            elif child.named_child_count:
-                visit(child, name)
-            else:
-                out.extend(_windows(start, end, name, lines, max_lines, max_chars))
+    def place(node, scope: str | None) -> None:
+        is_def = node.type in spec.definitions
+        name = _qualify(scope, _symbol(node, data)) if is_def else scope
+        start, end = node.start_point[0], _end_row(node)
+        members = _members(node, spec.definitions) if is_def else []
+        first_member = next((m.start_point[0] for m in members if m.type in spec.definitions), start)
+        if fits(node):
+            out.append(_Span(start, end, name, is_def))
+        elif first_member > start:
+            # A class too big for one chunk: its head (decorators, declaration, docstring, fields) is the
+            # chunk that names it; each member below follows in its own scope.
+            head = _windows(start, first_member - 1, name, lines, max_lines, max_chars)
+            head[0].definition = True
+            out.extend(head)
+            for member in members:
+                if member.start_point[0] >= first_member:
+                    place(member, name)
+        elif node.named_child_count:
+            inner = _unwrapped(node, spec.definitions)
+            for child in [c for c in node.named_children if c != inner] + (inner.named_children if inner != node else []):
+                place(child, name)  # a wrapper's decorators, then its definition's parts, all in one scope
+        else:
+            out.extend(_windows(start, end, name, lines, max_lines, max_chars))
 
-    visit(tree.root_node, None)
+    for top in tree.root_node.named_children:
+        place(top, None)
     return out
+
+
+def _unwrapped(node, definitions: frozenset[str]):
+    """The definition a wrapper node holds (a decorated Python definition, an exported declaration): its
+    parts belong to the wrapper's symbol, not to a second, nested one."""
+    inner = node.child_by_field_name("definition") or node.child_by_field_name("declaration")
+    return inner if inner is not None and inner.type in definitions else node
+
+
+def _members(node, definitions: frozenset[str]) -> list:
+    """The statements of a definition's body (a class's methods and fields…); [] without a body."""
+    body = _unwrapped(node, definitions).child_by_field_name("body")
+    return list(body.named_children) if body is not None else []
 
 
 def _end_row(node) -> int:

@@ -24,7 +24,7 @@ from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from growpilot.config import Settings
 from growpilot.indexing.catalog import Catalog, ChunkRow, CorruptDatabase, FileRow, connect, quarantine
-from growpilot.indexing.chunker import Chunk, chunk_text
+from growpilot.indexing.chunker import CHUNKER_VERSION, Chunk, chunk_text
 from growpilot.indexing.embedder import Embedder
 from growpilot.indexing.filters import IGNORE_FILES, FileEntry, WorkspaceFilter
 from growpilot.indexing.languages import language_of
@@ -122,7 +122,12 @@ class WorkspaceIndex:
                 conn.execute("DROP TABLE IF EXISTS vector_ids")
                 catalog.clear_vectors()
             (self.state_dir / "vectors.faiss").unlink(missing_ok=True)
+        elif catalog.meta("embedder") is not None and catalog.meta("chunker") != CHUNKER_VERSION:
+            log.info("chunking rules changed: re-chunking every file (unchanged chunks keep their vectors)")
+            with catalog.transaction():
+                conn.execute("DELETE FROM files")  # the next sync sees every file as new
         catalog.set_meta("embedder", self.embedder.identity)
+        catalog.set_meta("chunker", CHUNKER_VERSION)
         store = FaissStore(conn, self.embedder.dim, self.state_dir / "vectors.faiss")
         self._drop_chunks_without_vectors(catalog)
         return catalog, store
@@ -326,6 +331,11 @@ class WorkspaceIndex:
         """Chunks defining these top-level names (outside `exclude_path`)."""
         with self._lock:
             return self.catalog.definitions(names, exclude_path)
+
+    def members(self, path: str, symbol: str) -> list[ChunkRow]:
+        """The first chunk of each direct member of a definition (a class's methods)."""
+        with self._lock:
+            return self.catalog.members(path, symbol)
 
     # ----- status
     def status(self) -> dict:

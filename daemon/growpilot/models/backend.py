@@ -147,9 +147,9 @@ class TransformersBackend:
 
     def score(self, context_ids: list[int], target_ids: list[int]) -> tuple[float, bool]:
         """(mean NLL of `target_ids` after `context_ids`, whether greedy decoding would produce exactly
-        them and then end the line). One teacher-forced pass: greedy decoding follows the target as long
-        as every target token is the argmax, so no generation is needed. Leaves the KV cache holding
-        the context."""
+        them). One teacher-forced pass: greedy decoding follows the target as long as every target token
+        is the argmax, so no generation is needed. Leaves the KV cache holding the context."""
+
         import torch
 
         with self._lock, torch.inference_mode():
@@ -163,10 +163,7 @@ class TransformersBackend:
             logits = torch.cat([last, out.logits[0]]).float()  # row i predicts target i; the last row, what follows
             target = torch.tensor(target_ids, device=self.device)
             loss = torch.nn.functional.cross_entropy(logits[:-1], target)
-            greedy = logits.argmax(-1).tolist()
-            follows = greedy[-1]
-            ends = follows in self.stop_ids or self.tokenizer.decode([follows]).startswith(("\n", "\r"))
-            exact = greedy[:-1] == list(target_ids) and ends
+            exact = logits[:-1].argmax(-1).tolist() == list(target_ids)
             out.cache.crop(-len(target_ids))
             self._remember(out.cache, list(context_ids))
             return float(loss), exact

@@ -81,7 +81,7 @@ class Services:
 
     def workspace_for(self, path: str) -> Workspace | None:
         folder = self.folder_for(path)
-        return Workspace(str(folder.root), folder.index.search, folder.index.definitions) if folder else None
+        return Workspace(str(folder.root), folder.index.search, folder.index.definitions, folder.index.members) if folder else None
 
     def index_folder(self, folder: Folder, progress: Progress | None = None) -> SyncStats:
         """A full sync of one folder (blocking; run it in `index_pool`)."""

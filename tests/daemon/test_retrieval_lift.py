@@ -1,0 +1,37 @@
+"""`growpilot eval retrieval-lift`: which lines become tasks (pure), and the command end to end with the
+tiny model (the real-model figures are in the README)."""
+
+import json
+
+from conftest import run_cli, write_files
+from growpilot.eval.retrieval_lift import build_tasks
+
+FILES = {
+    "geo/distance.py": "def haversine_km(a, b):\n    return 0.0\n",
+    "trips.py": ("from geo.distance import haversine_km\n\n\n"
+                 "def local_helper(x):\n    return x\n\n\n"
+                 "def trip(stops):\n"
+                 "    first = local_helper(stops)\n"  # defined in this file: not a task
+                 "    total = haversine_km(stops[0], stops[1])\n"  # first use of an imported name: the task
+                 "    again = haversine_km(stops[1], stops[2])\n"  # used before: the file itself tells
+                 "    return total + again\n"),
+}
+DEFINITIONS = {"haversine_km": {"geo/distance.py"}, "local_helper": {"trips.py"}}
+
+
+def test_a_task_is_the_first_use_of_a_name_defined_in_another_file():
+    [task] = build_tasks(FILES, DEFINITIONS, limit=10)
+    assert (task.path, task.line, task.name) == ("trips.py", 9, "haversine_km")
+    assert task.column == FILES["trips.py"].split("\n")[9].index("haversine_km")
+    assert task.gold == "haversine_km(stops[0], stops[1])" and task.defined_in == ("geo/distance.py",)
+
+
+def test_eval_command_reports_both_conditions(workspace, tiny_model):
+    write_files(workspace, FILES)
+    result = run_cli("eval", "retrieval-lift", "--workspace", str(workspace), "--tasks", "5",
+                     "--model", str(tiny_model), "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["tasks"] == 1 and out["nll_with_context"] > 0 and out["nll_without_context"] > 0
+    assert abs(out["nll_ratio"] - out["nll_with_context"] / out["nll_without_context"]) < 1e-3
+    assert out["definition_retrieved"] == 1.0  # the snippet shows `def haversine_km`

@@ -72,3 +72,20 @@ def test_model_path_setting_errors_are_clear(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(provision.ModelError, match="config.json"):
         provision.resolve_lm(str(tmp_path / "empty"))
+
+
+def test_a_load_that_dies_unexpectedly_still_ends_as_failed(monkeypatch):
+    """Any exception (here the ImportError a racing import once raised) must end in `failed` and call
+    back, or clients wait for a model that never comes."""
+    from growpilot.config import Settings
+    from growpilot.models import backend, holder, provision
+
+    def broken(*args, **kwargs):
+        raise ImportError("cannot import name 'AutoModelForCausalLM' from 'transformers'")
+
+    monkeypatch.setattr(provision, "resolve_lm", lambda path: None)
+    monkeypatch.setattr(backend, "TransformersBackend", broken)
+    done = []
+    h = holder.ModelHolder()
+    h.load_async(Settings(), on_done=done.append).join(timeout=30)
+    assert done == [h] and h.state == "failed" and "ImportError" in h.error

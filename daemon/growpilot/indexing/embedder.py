@@ -46,6 +46,9 @@ class Embedder:
     def model(self):
         with self._load_lock:
             if self._model is None:
+                from growpilot.models.imports import import_ml_stack
+
+                import_ml_stack()
                 from sentence_transformers import SentenceTransformer
 
                 from growpilot.models.device import fast_dtype, pick_device

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from growpilot.models.fim import FimTemplate, detect_template
+from growpilot.models.imports import import_ml_stack
 from growpilot.models.provision import LMSource
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class TransformersBackend:
 
     def __init__(self, source: LMSource, device: str = "auto", threads: int = 0, adapter: Path | None = None):
         import torch
+        import_ml_stack()
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 

@@ -48,6 +48,9 @@ class ModelHolder:
         except (ModelError, OSError, ValueError, RuntimeError) as exc:
             log.error("model failed to load: %s", exc)
             backend, error = None, str(exc)
+        except Exception as exc:  # anything else too: a load that dies silently leaves clients waiting forever
+            log.exception("model failed to load")
+            backend, error = None, f"{type(exc).__name__}: {exc}"
         with self._lock:
             if ticket == self._generation:  # else settings changed while loading: the newer load wins
                 self.backend, self.error = backend, error

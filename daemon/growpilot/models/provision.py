@@ -175,6 +175,10 @@ def verify_folder(folder: Path) -> None:
 def convert_gguf(gguf: Path, out: Path, source_sha256: str, progress: Progress = log.info) -> Path:
     """Dequantize a GGUF into a bf16 HF folder, atomically: temp folder, manifest, rename."""
     import torch
+
+    from growpilot.models.imports import import_ml_stack
+
+    import_ml_stack()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")

@@ -46,7 +46,7 @@ class Embedder:
     def model(self):
         with self._load_lock:
             if self._model is None:
-                from growpilot.models.imports import import_ml_stack
+                from growpilot.models.imports import exclusive_load, import_ml_stack
 
                 import_ml_stack()
                 from sentence_transformers import SentenceTransformer
@@ -54,8 +54,9 @@ class Embedder:
                 from growpilot.models.device import fast_dtype, pick_device
 
                 device = pick_device(self.device)
-                model = SentenceTransformer(str(self.folder), device=device, local_files_only=True,
-                                            model_kwargs={"dtype": fast_dtype(device)})
+                with exclusive_load():
+                    model = SentenceTransformer(str(self.folder), device=device, local_files_only=True,
+                                                model_kwargs={"dtype": fast_dtype(device)})
                 model.max_seq_length = min(model.max_seq_length or MAX_SEQ_TOKENS, MAX_SEQ_TOKENS)
                 dim = getattr(model, "get_embedding_dimension", model.get_sentence_embedding_dimension)()
                 if dim != self.dim:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from growpilot.models.fim import FimTemplate, detect_template
-from growpilot.models.imports import import_ml_stack
+from growpilot.models.imports import exclusive_load, import_ml_stack
 from growpilot.models.provision import LMSource
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,15 @@ class TransformersBackend:
         self.device = pick_device(device)
         self.dtype = fast_dtype(self.device)
         started = time.perf_counter()
-        self.tokenizer = AutoTokenizer.from_pretrained(source.folder, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(source.folder, dtype=self.dtype, local_files_only=True)
         self.adapter = None
-        if adapter is not None:
-            from peft import PeftModel
+        with exclusive_load():
+            self.tokenizer = AutoTokenizer.from_pretrained(source.folder, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(source.folder, dtype=self.dtype, local_files_only=True)
+            if adapter is not None:
+                from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(adapter))
-            self.adapter = adapter.name
+                model = PeftModel.from_pretrained(model, str(adapter))
+                self.adapter = adapter.name
         self.model = model.to(self.device).eval()
         self.name = source.name
         self.load_seconds = time.perf_counter() - started

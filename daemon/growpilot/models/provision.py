@@ -176,7 +176,7 @@ def convert_gguf(gguf: Path, out: Path, source_sha256: str, progress: Progress =
     """Dequantize a GGUF into a bf16 HF folder, atomically: temp folder, manifest, rename."""
     import torch
 
-    from growpilot.models.imports import import_ml_stack
+    from growpilot.models.imports import exclusive_load, import_ml_stack
 
     import_ml_stack()
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -184,8 +184,9 @@ def convert_gguf(gguf: Path, out: Path, source_sha256: str, progress: Progress =
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     progress(f"converting {gguf.name} to a cached HF folder (about a minute on a CPU)")
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    with exclusive_load():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     model.hf_quantizer = None  # weights are plain tensors now; saving must not re-quantize
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -241,8 +242,12 @@ def _definition_view(ws: Workspace, chunks: list):
     """The chunk that defines a name (the implementation, not an `@overload` stub), shown compactly; a
     class with its public methods' signatures."""
     head = next((c for c in chunks if not is_overload(c.text)), chunks[0])
-    members = [m.text for m in ws.members(head.path, head.symbol)] if is_class(head.text) else []
-    return dataclasses.replace(head, text=definition_view(head.text, members))
+    members = tuple(m.text for m in ws.members(head.path, head.symbol)) if is_class(head.text) else ()
+    return dataclasses.replace(head, text=_compact_view(head.text, members))
+
+
+# Per keystroke the same few definitions come back: compact each text once.
+_compact_view = functools.lru_cache(maxsize=2048)(lambda head, members: definition_view(head, list(members)))
 
 
 def _by_file(chunks: list) -> list[Snippet]:

@@ -66,11 +66,12 @@ def _tree_spans(text: str, language: str, max_lines: int, max_chars: int) -> lis
         is_def = node.type in spec.definitions
         name = _qualify(scope, _symbol(node, data)) if is_def else scope
         start, end = node.start_point[0], _end_row(node)
-        members = _members(node, spec.definitions) if is_def else []
-        first_member = next((m.start_point[0] for m in members if m.type in spec.definitions), start)
         if fits(node):
             out.append(_Span(start, end, name, is_def))
-        elif first_member > start:
+            return
+        members = _members(node, spec.definitions) if is_def else []
+        first_member = next((m.start_point[0] for m in members if m.type in spec.definitions), start)
+        if first_member > start:
             # A class too big for one chunk: its head (decorators, declaration, docstring, fields) is the
             # chunk that names it; each member below follows in its own scope.
             head = _windows(start, first_member - 1, name, lines, max_lines, max_chars)

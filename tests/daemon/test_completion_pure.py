@@ -4,7 +4,8 @@ import pytest
 
 from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule
 from growpilot.completion.postprocess import postprocess
-from growpilot.completion.prompt import Budget, build_prompt, fit_prefix, head_lines, import_block, tail_lines
+from growpilot.completion.prompt import (Budget, build_prompt, fit_prefix, head_lines, import_block, snippet_rooms,
+                                         tail_lines)
 from growpilot.models.fim import TEMPLATES, Snippet, detect_template
 
 
@@ -54,6 +55,13 @@ def test_prompt_fits_budget_and_keeps_text_nearest_the_cursor():
     assert built.prefix.endswith("line_199 = 199\nvalue = ") and built.suffix.startswith("after_0()")
     assert 0 < len(built.snippets) < 5 and built.snippets[0].path == "lib/0.py"  # best first
     assert len(built.prefix) > len(built.suffix)
+
+
+def test_snippet_rooms_give_a_short_snippets_unused_share_to_the_long_ones():
+    assert snippet_rooms([10, 200, 200], 300) == [10, 145, 145]
+    assert snippet_rooms([500, 20], 300) == [280, 20]
+    assert snippet_rooms([100, 100, 100], 70) == [35, 35, 0]  # room for two at the minimum: the best two
+    assert snippet_rooms([], 300) == [] and snippet_rooms([50], 0) == [0]
 
 
 def test_unused_context_and_suffix_budget_goes_to_the_prefix():

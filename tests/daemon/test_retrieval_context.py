@@ -47,6 +47,19 @@ def test_imported_unused_names_come_first_then_names_near_the_cursor(engine_and_
     assert "trips.py" not in paths  # the prompt already shows this file
 
 
+def test_imported_names_not_used_yet_come_first_those_the_code_talks_about_before_others(engine_and_ws):
+    engine, ws = engine_and_ws
+    text = ("from report.format import pretty_table as table\nfrom geo.units import km_to_miles, miles_to_km\n"
+            "from geo.distance import haversine_km\n\n\ndef show(rows):\n    print(km_to_miles(1))\n    return ")
+    chosen = [d.symbol for d in engine._definitions(ws, _ctx(text, "show.py"), 4)]
+    # all words of miles_to_km are on the lines above, half of haversine_km's, none of pretty_table's
+    # (imported as `table`, unused); km_to_miles is imported too but already used
+    assert chosen == ["miles_to_km", "haversine_km", "pretty_table", "km_to_miles"]
+    plain = text.split("def ")[0] + "def f(r):\n    return "  # nothing used, no word in common: import order
+    assert [d.symbol for d in engine._definitions(ws, _ctx(plain, "show.py"), 3)] == [
+        "pretty_table", "km_to_miles", "miles_to_km"]
+
+
 def test_no_workspace_or_zero_snippets_means_no_retrieval(engine_and_ws):
     engine, ws = engine_and_ws
     assert engine.retrieve(None, _ctx(FILES["trips.py"])) == []

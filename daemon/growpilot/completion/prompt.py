@@ -36,17 +36,13 @@ class BuiltPrompt:
 
 def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix: str, snippets: Sequence[Snippet],
                  path: str, repo: str, budget: Budget, comment: str = "#", repo_format: bool = False) -> BuiltPrompt:
-    """Snippets (best first) take up to their share; the suffix its share of the rest; the prefix the
-    remainder, so whatever a part leaves unused goes to the text nearest the cursor."""
+    """Snippets (best first) share their part of the budget; the suffix its share of the rest; the prefix
+    the remainder, so whatever a part leaves unused goes to the text nearest the cursor."""
     available = max(budget.total - _RESERVED, 64)
     context_cap = int(available * budget.context_share) if snippets else 0
     kept: list[Snippet] = []
     used = 0
-    share = max(context_cap // max(len(snippets), 1), _MIN_SNIPPET_TOKENS)  # each shows its head: signature, doc
-    for s in snippets:
-        room = min(context_cap - used, share)
-        if room < _MIN_SNIPPET_TOKENS:
-            break
+    for s, room in zip(snippets, snippet_rooms([count(s.path) + 2 + lines_cost(s.text, count) for s in snippets], context_cap)):
         text, cost = head_lines(s.text, room - count(s.path) - 2, count)
         if text.strip():
             kept.append(Snippet(s.path, text))
@@ -57,6 +53,18 @@ def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix:
     prefix_text, prefix_cost = fit_prefix(prefix, rest - suffix_cost, count)
     text = template.render(prefix_text, suffix_text, kept, path, repo, comment, repo_format)
     return BuiltPrompt(text, prefix_text, suffix_text, tuple(kept), used + suffix_cost + prefix_cost + _RESERVED)
+
+
+def snippet_rooms(costs: Sequence[int], cap: int) -> list[int]:
+    """Tokens for each snippet (best first) within `cap`: as many of the best as can have
+    _MIN_SNIPPET_TOKENS each, and a short one's unused share goes to the longer ones (water-filling)."""
+    k = min(len(costs), cap // _MIN_SNIPPET_TOKENS)
+    rooms = [0] * len(costs)
+    left = cap
+    for placed, i in enumerate(sorted(range(k), key=lambda i: costs[i])):
+        rooms[i] = min(costs[i], left // (k - placed))
+        left -= rooms[i]
+    return rooms
 
 
 def fit_prefix(prefix: str, limit: int, count: CountTokens) -> tuple[str, int]:
@@ -98,6 +106,11 @@ def head_lines(text: str, limit: int, count: CountTokens) -> tuple[str, int]:
         out.append(line)
         cost += c
     return "\n".join(out), cost
+
+
+def lines_cost(text: str, count: CountTokens) -> int:
+    """Tokens of `text` counted line by line, as head_lines and tail_lines count them."""
+    return sum(count(line + "\n") for line in text.split("\n"))
 
 
 def tail_lines(text: str, limit: int, count: CountTokens) -> tuple[str, int]:

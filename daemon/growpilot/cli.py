@@ -216,7 +216,7 @@ def cmd_eval(args) -> int:
     services = Services(settings)
     try:
         services.model.load(settings)
-        result = run(services, args.workspace, args.tasks)
+        result = run(services, args.workspace, args.tasks, args.rows)
     finally:
         services.close()
     print(json.dumps(result, indent=None if args.json else 2), flush=True)
@@ -313,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("what", choices=("retrieval-lift",))
     s.add_argument("--workspace", required=True, help="a real repository (not this one)")
     s.add_argument("--tasks", type=int, default=200)
+    s.add_argument("--rows", metavar="FILE", help="also write each task's figures to FILE (JSON lines)")
     s.add_argument("--model", help="model folder or .gguf (default: Qwen2.5-Coder-0.5B)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval)

@@ -26,12 +26,14 @@ def test_a_task_is_the_first_use_of_a_name_defined_in_another_file():
     assert task.gold == "haversine_km(stops[0], stops[1])" and task.defined_in == ("geo/distance.py",)
 
 
-def test_eval_command_reports_both_conditions(workspace, tiny_model):
+def test_eval_command_reports_both_conditions(workspace, tiny_model, tmp_path):
     write_files(workspace, FILES)
     result = run_cli("eval", "retrieval-lift", "--workspace", str(workspace), "--tasks", "5",
-                     "--model", str(tiny_model), "--json")
+                     "--model", str(tiny_model), "--json", "--rows", str(tmp_path / "rows.jsonl"))
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["tasks"] == 1 and out["nll_with_context"] > 0 and out["nll_without_context"] > 0
     assert abs(out["nll_ratio"] - out["nll_with_context"] / out["nll_without_context"]) < 1e-3
     assert out["definition_retrieved"] == 1.0  # the snippet shows `def haversine_km`
+    [row] = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert row["gold"] == "haversine_km(stops[0], stops[1])" and abs(row["nll_with"] - out["nll_with_context"]) < 1e-3

@@ -183,9 +183,11 @@ class CompletionEngine:
     @staticmethod
     def _definitions(ws: Workspace, ctx: CursorContext, n: int) -> list:
         """Chunks from other files defining names the file needs. First what it imports but has not used
-        yet (about to be called; what its own text cannot show), in import order; then names on the last
-        few lines (nearest first), then the rest by proximity. On 40 cross-file lines of openai-agents
-        this put the definition among the snippets in 29 tasks instead of 22 (NLL ratio 0.86 from 0.95)."""
+        yet (about to be called; what its own text cannot show) — those whose words the lines at the cursor
+        use first (`trace_id = ` → gen_trace_id), then in import order —; then names on the last few lines
+        (nearest first), then the rest by proximity. On 40 cross-file lines of openai-agents the
+        definition was among the snippets in 35 tasks (22 when names mentioned once came first, without
+        parsing imports or looking at words) and the NLL ratio went from 0.95 to 0.77."""
         prefix_lines = ctx.prefix.split("\n")
         # The file's head (its imports) and the lines before the cursor; positions grow towards the cursor.
         head = prefix_lines[:-NAME_LINES][:HEAD_LINES]
@@ -198,7 +200,6 @@ class CompletionEngine:
         for m in _IDENTIFIER.finditer("\n".join(ctx.suffix.split("\n")[:NEAR_LINES])):
             uses.setdefault(m.group(0), []).append(len(body))  # right after the cursor counts as near
         found = ws.definitions(pending + list(uses), ctx.path)
-        # Of several, the one the lines at the cursor talk about (`trace_id = ` → gen_trace_id), then import order.
         topic = subwords("\n".join(body.split("\n")[-TOPIC_LINES:]))
         first = {name: (-overlap(name, topic), i) for i, name in enumerate(pending)}
 

@@ -13,6 +13,7 @@ yields the gold iff every gold token is the argmax).
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -20,6 +21,7 @@ import statistics
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 from growpilot.completion.context import CursorContext
 from growpilot.server.services import Services
@@ -78,7 +80,7 @@ def _definitions(services: Services, folder) -> dict[str, set[str]]:
     return {name: paths for name, paths in homes.items() if len(paths) <= 2}
 
 
-def run(services: Services, workspace: str, limit: int = 200) -> dict:
+def run(services: Services, workspace: str, limit: int = 200, rows_path: str | None = None) -> dict:
     folder = services.add_folder(workspace)
     services.index_folder(folder)
     backend = services.model.backend
@@ -94,7 +96,7 @@ def run(services: Services, workspace: str, limit: int = 200) -> dict:
         suffix = "\n".join(lines[task.line + 1:])  # the hole is the rest of the line and its line break
         ctx = CursorContext(task.path, "python", prefix, suffix, task.line, "line")
         snippets = engine.retrieve(ws, ctx)
-        row = {"path": task.path, "line": task.line + 1, "name": task.name,
+        row = {"path": task.path, "line": task.line + 1, "name": task.name, "gold": task.gold,
                "retrieved_definition": any(s.path in task.defined_in and _defines(s.text, task.name) for s in snippets)}
         gold = backend.encode(task.gold + "\n")  # as the file tokenizes it: `)` and `\n` are one token
         for label, context, repo_format in (("with", snippets, True), ("comments", snippets, False),
@@ -104,6 +106,8 @@ def run(services: Services, workspace: str, limit: int = 200) -> dict:
         rows.append(row)
         if (n + 1) % 10 == 0:
             log.info("retrieval-lift: %d/%d tasks, %.0fs", n + 1, len(tasks), time.perf_counter() - started)
+    if rows_path:
+        Path(rows_path).write_text("".join(json.dumps(r) + "\n" for r in rows))
     if not rows:
         return {"tasks": 0, "error": "no cross-file call sites found in this workspace"}
     mean = lambda key: statistics.fmean(r[key] for r in rows)  # noqa: E731

@@ -42,7 +42,7 @@ def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix:
     context_cap = int(available * budget.context_share) if snippets else 0
     kept: list[Snippet] = []
     used = 0
-    for s, room in zip(snippets, snippet_rooms([count(s.path) + 2 + lines_cost(s.text, count) for s in snippets], context_cap)):
+    for s, room in zip(snippets, snippet_rooms([count(s.path) + 2 + lines_cost(s.text, count, context_cap) for s in snippets], context_cap)):
         text, cost = head_lines(s.text, room - count(s.path) - 2, count)
         if text.strip():
             kept.append(Snippet(s.path, text))
@@ -108,9 +108,15 @@ def head_lines(text: str, limit: int, count: CountTokens) -> tuple[str, int]:
     return "\n".join(out), cost
 
 
-def lines_cost(text: str, count: CountTokens) -> int:
-    """Tokens of `text` counted line by line, as head_lines and tail_lines count them."""
-    return sum(count(line + "\n") for line in text.split("\n"))
+def lines_cost(text: str, count: CountTokens, cap: int) -> int:
+    """Tokens of `text` counted line by line as head_lines counts them, up to the first line past `cap`
+    (no snippet gets more: the rest need not be tokenized)."""
+    cost = 0
+    for line in text.split("\n"):
+        cost += count(line + "\n")
+        if cost > cap:
+            break
+    return cost
 
 
 def tail_lines(text: str, limit: int, count: CountTokens) -> tuple[str, int]:

@@ -5,7 +5,7 @@ from growpilot.completion.names import Imported, overlap, split_imports, subword
 
 def test_python_from_imports_aliases_and_parentheses():
     text = ('"""Doc."""\nimport os, sys as system\nfrom .items import ItemHelpers, ModelResponse as MR  # why\n'
-            "from agents import (\n    Agent,\n    Runner as R,  # the runner\n)\n\nx = Agent()\nR.run(")
+            "from agents import (\n    Agent,  # the agent\n    Runner as R,  # the runner\n)\n\nx = Agent()\nR.run(")
     names, rest = split_imports(text)
     assert names == [Imported("ItemHelpers", "ItemHelpers"), Imported("ModelResponse", "MR"),
                      Imported("Agent", "Agent"), Imported("Runner", "R")]

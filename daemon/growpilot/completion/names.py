@@ -36,7 +36,7 @@ def split_imports(text: str) -> tuple[list[Imported], str]:
                 pending = []
             continue
         stripped = line.lstrip()
-        if _PY_FROM.match(line) and "(" in line and ")" not in line or _JS_OPEN.match(line):
+        if (_PY_FROM.match(line) and "(" in line and ")" not in line) or _JS_OPEN.match(line):
             pending = [stripped]
         elif _PY_FROM.match(line) or _JS_IMPORT.match(line) or _JAVA_IMPORT.match(line) or _RUST_USE.match(line):
             names += _parse(stripped)
@@ -46,8 +46,8 @@ def split_imports(text: str) -> tuple[list[Imported], str]:
 
 
 def _parse(statement: str) -> list[Imported]:
-    if m := _PY_FROM.match(statement.replace("\n", " ")):
-        return _listed(m.group(1).split("#")[0].replace("(", " ").replace(")", " ").replace("\\", " "), " as ")
+    if m := _PY_FROM.match(" ".join(line.split("#")[0] for line in statement.split("\n"))):  # comments per line
+        return _listed(m.group(1).replace("(", " ").replace(")", " ").replace("\\", " "), " as ")
     if m := _JS_IMPORT.match(statement):
         clause = m.group(1)
         braces = re.search(r"\{([^}]*)\}", clause)

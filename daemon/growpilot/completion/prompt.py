@@ -42,7 +42,8 @@ def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix:
     context_cap = int(available * budget.context_share) if snippets else 0
     kept: list[Snippet] = []
     used = 0
-    for s, room in zip(snippets, snippet_rooms([count(s.path) + 2 + lines_cost(s.text, count, context_cap) for s in snippets], context_cap)):
+    costs = [count(s.path) + 2 + lines_cost(s.text, count, context_cap) for s in snippets]
+    for s, room in zip(snippets, snippet_rooms(costs, context_cap)):
         text, cost = head_lines(s.text, room - count(s.path) - 2, count)
         if text.strip():
             kept.append(Snippet(s.path, text))

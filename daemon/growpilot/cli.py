@@ -149,7 +149,7 @@ def cmd_models(args) -> int:
 def cmd_bench(args) -> int:
     from growpilot.bench import run_bench
 
-    result = run_bench(args)
+    result = run_bench(args, _settings(args))
     print(json.dumps(result, indent=None if args.json else 2), flush=True)
     return 0
 
@@ -324,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--runs", type=int, default=3, help="index: cold runs; complete: requests")
     s.add_argument("--edits", type=int, default=20)
     s.add_argument("--scale-chunks", type=int, default=100_000)
+    s.add_argument("--model", help="complete: model folder or .gguf (default: Qwen2.5-Coder-0.5B)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_bench)
     return p

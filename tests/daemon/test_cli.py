@@ -39,3 +39,21 @@ def test_complete_json(workspace, tiny_model):
 def test_bad_position_is_a_clear_error(workspace):
     result = run_cli("complete", "nofile.py:0:1", "--workspace", str(workspace))
     assert result.returncode != 0 and "FILE:LINE:COL" in result.stderr
+
+
+def test_bench_complete_json(workspace, tiny_model):
+    """The completion benchmark runs end to end and reports where the time goes."""
+    assert "error" in json.loads(run_cli("bench", "complete", "--workspace", str(workspace), "--model",
+                                         str(tiny_model), "--json").stdout)  # nothing to complete yet
+    write_files(workspace, {**LSP_FILES, "settings.py": "import os\n\nroot_folder = os.getcwd()\nwidget_limit = 1000 * 8\n"})
+    result = run_cli("bench", "complete", "--workspace", str(workspace), "--runs", "2", "--model", str(tiny_model),
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["device"] == "cpu"
+    assert out["requests"] >= 1 and out["end_to_end_ms"]["p50"] >= out["model_ms"]["p50"] > 0
+    split = out["server_overhead_split_ms"]
+    assert set(split) == {"retrieval", "prompt_build", "encode", "postprocess"}
+    assert split["encode"]["p50"] > 0 and split["retrieval"]["p50"] > 0
+    assert out["server_overhead_ms"]["p50"] >= split["retrieval"]["p50"]
+    assert out["cancel_to_reply_ms"]["n"] >= 1 and out["rss_with_model_mb"] > 0

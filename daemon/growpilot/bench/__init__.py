@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def run_bench(args) -> dict:
+def run_bench(args, settings) -> dict:
     if args.what == "index":
         from growpilot.bench.index_bench import bench_index
 
@@ -11,5 +11,5 @@ def run_bench(args) -> dict:
     if args.what == "complete":
         from growpilot.bench.complete_bench import bench_complete
 
-        return bench_complete(args)
+        return bench_complete(args, settings)
     raise ValueError(args.what)

@@ -132,7 +132,7 @@ class CompletionEngine:
             cancel.set()
             raise
         timings.update(model_ms=round(gen.prefill_ms + gen.decode_ms, 1), prefill_ms=round(gen.prefill_ms, 1),
-                       decode_ms=round(gen.decode_ms, 1), prompt_tokens=gen.prompt_tokens,
+                       decode_ms=round(gen.decode_ms, 1), encode_ms=gen.encode_ms, prompt_tokens=gen.prompt_tokens,
                        reused_tokens=gen.reused_tokens, new_tokens=gen.tokens, stop=gen.stop_reason)
         if gen.stop_reason == "cancelled" or seq != self._seq:
             return None

@@ -36,9 +36,10 @@ def split_imports(text: str) -> tuple[list[Imported], str]:
                 pending = []
             continue
         stripped = line.lstrip()
-        if (_PY_FROM.match(line) and "(" in line and ")" not in line) or _JS_OPEN.match(line):
+        py_from = _PY_FROM.match(line)
+        if (py_from and "(" in line and ")" not in line) or _JS_OPEN.match(line):
             pending = [stripped]
-        elif _PY_FROM.match(line) or _JS_IMPORT.match(line) or _JAVA_IMPORT.match(line) or _RUST_USE.match(line):
+        elif py_from or _JS_IMPORT.match(line) or _JAVA_IMPORT.match(line) or _RUST_USE.match(line):
             names += _parse(stripped)
         elif not _PY_IMPORT.match(line):
             rest.append(line)

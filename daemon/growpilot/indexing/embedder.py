@@ -46,15 +46,13 @@ class Embedder:
     def model(self):
         with self._load_lock:
             if self._model is None:
-                from growpilot.models.imports import exclusive_load, import_ml_stack
-
-                import_ml_stack()
-                from sentence_transformers import SentenceTransformer
-
                 from growpilot.models.device import fast_dtype, pick_device
+                from growpilot.models.imports import exclusive_load
 
                 device = pick_device(self.device)
                 with exclusive_load():
+                    from sentence_transformers import SentenceTransformer
+
                     model = SentenceTransformer(str(self.folder), device=device, local_files_only=True,
                                                 model_kwargs={"dtype": fast_dtype(device)})
                 model.max_seq_length = min(model.max_seq_length or MAX_SEQ_TOKENS, MAX_SEQ_TOKENS)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from growpilot.models.fim import FimTemplate, detect_template
-from growpilot.models.imports import exclusive_load, import_ml_stack
+from growpilot.models.imports import exclusive_load
 from growpilot.models.provision import LMSource
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class Generation:
     prefill_ms: float
     decode_ms: float
     stop_reason: str  # "stop" | "eos" | "max_tokens" | "cancelled"
+    encode_ms: float = 0.0  # tokenizing the prompt
 
 
 class TransformersBackend:
@@ -40,13 +41,9 @@ class TransformersBackend:
 
     def __init__(self, source: LMSource, device: str = "auto", threads: int = 0, adapter: Path | None = None):
         import torch
-        import_ml_stack()
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
         from growpilot.models.device import fast_dtype, pick_device
 
-        hf_logging.disable_progress_bar()
         if threads:
             torch.set_num_threads(threads)
         self.device = pick_device(device)
@@ -54,6 +51,10 @@ class TransformersBackend:
         started = time.perf_counter()
         self.adapter = None
         with exclusive_load():
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
             self.tokenizer = AutoTokenizer.from_pretrained(source.folder, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(source.folder, dtype=self.dtype, local_files_only=True)
             if adapter is not None:
@@ -91,7 +92,9 @@ class TransformersBackend:
                  cancel: threading.Event | None = None) -> Generation:
         import torch
 
+        t_encode = time.perf_counter()
         ids = self.encode(prompt) if isinstance(prompt, str) else list(prompt)
+        encode_ms = _ms(t_encode)
         cancel = cancel or threading.Event()
         with self._lock, torch.inference_mode():
             t0 = time.perf_counter()
@@ -100,7 +103,7 @@ class TransformersBackend:
             for i in range(start, len(ids), PREFILL_CHUNK):
                 if cancel.is_set():
                     self._remember(cache, ids[:i])
-                    return Generation("", 0, len(ids), start, _ms(t0), 0.0, "cancelled")
+                    return Generation("", 0, len(ids), start, _ms(t0), 0.0, "cancelled", encode_ms)
                 out = self.model(input_ids=torch.tensor([ids[i:i + PREFILL_CHUNK]], device=self.device),
                                  cache=cache, use_cache=True)
                 cache, logits = out.cache, out.logits[:, -1]
@@ -126,7 +129,7 @@ class TransformersBackend:
                 cache, logits = out.cache, out.logits[:, -1]
                 fed.append(token)
             self._remember(cache, fed)
-            return Generation(text, len(new), len(ids), start, prefill_ms, _ms(t1), reason)
+            return Generation(text, len(new), len(ids), start, prefill_ms, _ms(t1), reason, encode_ms)
 
     def _reuse(self, ids: list[int]):
         """The previous cache cropped to the prompt's shared prefix, and where feeding must resume."""

@@ -16,15 +16,10 @@ _LOCK = threading.RLock()
 
 @contextmanager
 def exclusive_load():
-    """Hold while building a model (or loading a tokenizer or an adapter next to it)."""
-    with _LOCK:
-        yield
-
-
-def import_ml_stack() -> None:
-    """Import, once and one thread at a time, every transformers name the daemon uses; later imports of
-    them are plain lookups."""
+    """Hold while building a model (or loading a tokenizer or an adapter next to it). Inside, every
+    transformers name the daemon uses is imported (the first time) and later imports are plain lookups."""
     with _LOCK:
         from sentence_transformers import SentenceTransformer  # noqa: F401
         from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache  # noqa: F401
         from transformers.utils import logging  # noqa: F401
+        yield

@@ -176,15 +176,14 @@ def convert_gguf(gguf: Path, out: Path, source_sha256: str, progress: Progress =
     """Dequantize a GGUF into a bf16 HF folder, atomically: temp folder, manifest, rename."""
     import torch
 
-    from growpilot.models.imports import exclusive_load, import_ml_stack
-
-    import_ml_stack()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from growpilot.models.imports import exclusive_load
 
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     progress(f"converting {gguf.name} to a cached HF folder (about a minute on a CPU)")
     with exclusive_load():
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     model.hf_quantizer = None  # weights are plain tensors now; saving must not re-quantize

@@ -29,8 +29,8 @@ def test_detect_template(tokens, family):
 def test_qwen_repo_level_format_puts_the_best_snippet_last():
     snippets = [Snippet("lib/best.py", "X = 1"), Snippet("lib/other.py", "Y = 2")]
     text = TEMPLATES["qwen"].render("def f(", "):\n", snippets, "src/m.py", "proj", repo_format=True)
-    assert text == ("<|repo_name|>proj\n<|file_sep|>lib/other.py\nY = 2\n<|file_sep|>lib/best.py\nX = 1\n"
-                    "<|file_sep|>src/m.py\n<|fim_prefix|>def f(<|fim_suffix|>):\n<|fim_middle|>")
+    assert text == ("<|fim_prefix|><|repo_name|>proj\n<|file_sep|>lib/other.py\nY = 2\n<|file_sep|>lib/best.py\n"
+                    "X = 1\n<|file_sep|>src/m.py\ndef f(<|fim_suffix|>):\n<|fim_middle|>")
 
 
 def test_comment_format():
@@ -73,15 +73,16 @@ def test_unused_context_and_suffix_budget_goes_to_the_prefix():
 
 
 def test_a_cut_prefix_keeps_the_files_imports_on_top():
-    head = '"""A module."""\nimport os\nfrom lib.helpers import (\n    frobnicate,\n    widget,\n)\n\n'
+    head = '"""A module."""\nimport os\nfrom lib.helpers import (\n    frobnicate,\n    widget,\n    gizmo,\n)\n\n'
     body = "".join(f"value_{i} = os.path.join('{i}')\n" for i in range(300)) + "result = "
     text, cost = fit_prefix(head + body, 200, count)
-    assert text.startswith("import os\nfrom lib.helpers import (\n    frobnicate,\n    widget,\n)\nvalue_")
+    assert text.startswith("import os\nfrom lib.helpers import (\n    frobnicate,\n    widget,\n    gizmo,\n)\nvalue_")
     assert text.endswith("value_299 = os.path.join('299')\nresult = ") and cost <= 200
     assert fit_prefix(head + "result = ", 200, count)[0] == head + "result = "  # nothing cut: nothing repeated
     short = head + "".join(f"v{i} = {i}\n" for i in range(10)) + "x = "
     cut_inside, cost = fit_prefix(short, count(short) - 4, count)  # the cut falls among the imports
-    # whole import lines within their share (20%), then the body after the block: never a fragment of it
+    # whole import statements within their share (half the room; the parenthesized one is too long),
+    # then the body after the block: never a fragment of it
     assert cut_inside == "import os\n\n" + "".join(f"v{i} = {i}\n" for i in range(10)) + "x = "
     assert cost <= count(short) - 4
     assert fit_prefix(body, 200, count) == tail_lines(body, 200, count)  # no imports: the plain tail

@@ -12,7 +12,10 @@ from growpilot.models.fim import FimTemplate, Snippet
 CountTokens = Callable[[str], int]
 _RESERVED = 24  # template markers, repo line, file path
 _MIN_SNIPPET_TOKENS = 32
-IMPORTS_SHARE = 0.2  # of the prefix's room, at most, for the file's imports when the prefix is cut
+# Of the prefix's room, at most, for the file's imports when the prefix is cut. On 67 openai-agents
+# lines that first call an imported name, the NLL went down by 15% from 0.2 (with and without snippets);
+# 0.8 gained a little more on those lines, but would crowd out the code near the cursor elsewhere.
+IMPORTS_SHARE = 0.5
 IMPORT_SCAN_LINES = 80
 _IMPORT = re.compile(r"\s*(?:import\b|from\s+\S+\s+import\b|#include\b|#import\b|using\s+[\w.]+\s*;|use\s+[\w:{}, *]+;"
                      r"|package\s+[\w.]+|(?:const|let|var)\s.*\brequire\()")
@@ -76,11 +79,30 @@ def fit_prefix(prefix: str, limit: int, count: CountTokens) -> tuple[str, int]:
     if not block or prefix.count("\n") - text.count("\n") <= block[0]:
         return text, cost  # no imports, or all of them in view
     lines = prefix.split("\n")
-    head, head_cost = head_lines("\n".join(lines[block[0]:block[1] + 1]), int(limit * IMPORTS_SHARE), count)
+    head, head_cost = first_statements(lines[block[0]:block[1] + 1], int(limit * IMPORTS_SHARE), count)
     if not head.strip():
         return text, cost
     text, cost = tail_lines("\n".join(lines[block[1] + 1:]), limit - head_cost, count)
     return f"{head}\n{text}", head_cost + cost
+
+
+def first_statements(lines: list[str], limit: int, count: CountTokens) -> tuple[str, int]:
+    """The first import statements of `lines`, whole (never half a parenthesized import), within `limit` tokens."""
+    statements: list[list[str]] = []
+    for line in lines:
+        if _IMPORT.match(line) or not statements:
+            statements.append([line])
+        else:
+            statements[-1].append(line)  # a continuation line, a comment or a blank line
+    kept: list[str] = []
+    cost = 0
+    for statement in statements:
+        c = sum(count(line + "\n") for line in statement)
+        if cost + c > limit:
+            break
+        kept += statement
+        cost += c
+    return "\n".join(kept), cost
 
 
 def import_block(prefix: str) -> tuple[int, int] | None:

@@ -1,8 +1,8 @@
 """Fill-in-the-middle prompt formats per model family, detected from the tokenizer's special tokens.
 
-Retrieved snippets go in one of two ways: as files of the repository before the current one, in the
-family's repository-level format (Qwen2.5-Coder, StarCoder2), or as comment lines at the top of the
-prefix (any family). The most relevant snippet comes last, nearest the cursor. `growpilot eval
+Retrieved snippets open the FIM prefix in one of two ways: as files of the repository before the
+current one, in the family's repository-level markup (Qwen2.5-Coder, StarCoder2), or as comment lines
+(any family). The most relevant snippet comes last, nearest the cursor. `growpilot eval
 retrieval-lift` measures both (README, "Measured").
 """
 
@@ -45,8 +45,9 @@ class FimTemplate:
             head = "".join(_as_comment(s, comment) for s in snippets)
         if not self.has_fim:
             return head + prefix
-        if repo_format and self.repo_name:
-            return f"{head}{self.prefix}{prefix}{self.suffix}{suffix}{self.middle}"
+        # Either way the context opens the FIM prefix. Qwen documents its repo-level FIM with the files
+        # *before* `<|fim_prefix|>`; with them inside it the NLL of cross-file lines is lower on the
+        # default (Instruct) model: 0.911 vs 0.959 of the no-context NLL on 67 openai-agents tasks.
         return f"{self.prefix}{head}{prefix}{self.suffix}{suffix}{self.middle}"
 
 

@@ -35,7 +35,7 @@ class Settings:
     max_tokens: int = _opt(64, lo=1, hi=512)
     prompt_tokens: int = _opt(1024, lo=256, hi=32768)
     context_share: float = _opt(0.35, lo=0.0, hi=0.9)
-    suffix_share: float = _opt(0.2, lo=0.0, hi=0.9)
+    suffix_share: float = _opt(0.3, lo=0.0, hi=0.9)
     retrieval_snippets: int = _opt(4, lo=0, hi=20)
     context_format: str = _opt("repo", choices=("repo", "comments"))  # how snippets enter the prompt
     # indexing

@@ -57,6 +57,18 @@ def test_prompt_fits_budget_and_keeps_text_nearest_the_cursor():
     assert len(built.prefix) > len(built.suffix)
 
 
+def test_snippets_take_their_room_from_the_prefix_not_the_suffix():
+    prefix = "".join(f"line_{i} = {i}\n" for i in range(300)) + "value = "
+    suffix = "".join(f"after_{i}()\n" for i in range(300))
+    plain = build_prompt(TEMPLATES["qwen"], count, prefix, suffix, [], "m.py", "p", Budget(512, 0.3, 0.2))
+    helped = build_prompt(TEMPLATES["qwen"], count, prefix, suffix, [Snippet("a.py", "y = 2\n" * 100)],
+                          "m.py", "p", Budget(512, 0.3, 0.2))
+    assert helped.snippets and helped.suffix == plain.suffix and len(helped.prefix) < len(plain.prefix)
+    squeezed = build_prompt(TEMPLATES["qwen"], count, prefix, suffix, [Snippet("a.py", "y = 2\n" * 100)],
+                            "m.py", "p", Budget(512, 0.8, 0.5))  # the suffix never takes over half the rest
+    assert count(squeezed.suffix) <= count(squeezed.prefix) + 8
+
+
 def test_snippet_rooms_give_a_short_snippets_unused_share_to_the_long_ones():
     assert snippet_rooms([10, 200, 200], 300) == [10, 145, 145]
     assert snippet_rooms([500, 20], 300) == [280, 20]

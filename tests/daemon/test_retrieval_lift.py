@@ -8,6 +8,7 @@ from growpilot.eval.retrieval_lift import build_tasks
 
 FILES = {
     "geo/distance.py": "def haversine_km(a, b):\n    return 0.0\n",
+    "notes.py": '"""Distances come from haversine_km(a, b)."""\n',  # a docstring's mention is no call: no task
     "trips.py": ("from geo.distance import haversine_km\n\n\n"
                  "def local_helper(x):\n    return x\n\n\n"
                  "def trip(stops):\n"
@@ -24,6 +25,12 @@ def test_a_task_is_the_first_use_of_a_name_defined_in_another_file():
     assert (task.path, task.line, task.name) == ("trips.py", 9, "haversine_km")
     assert task.column == FILES["trips.py"].split("\n")[9].index("haversine_km")
     assert task.gold == "haversine_km(stops[0], stops[1])" and task.defined_in == ("geo/distance.py",)
+
+
+def test_columns_count_characters_not_bytes():
+    files = {**FILES, "trips.py": "from geo.distance import haversine_km\nkm = {'é': haversine_km(1, 2)}\n"}
+    [task] = build_tasks(files, DEFINITIONS, limit=10)
+    assert task.gold == "haversine_km(1, 2)}"
 
 
 def test_eval_command_reports_both_conditions(workspace, tiny_model, tmp_path):

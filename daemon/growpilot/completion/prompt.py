@@ -39,8 +39,10 @@ class BuiltPrompt:
 
 def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix: str, snippets: Sequence[Snippet],
                  path: str, repo: str, budget: Budget, comment: str = "#", repo_format: bool = False) -> BuiltPrompt:
-    """Snippets (best first) share their part of the budget; the suffix its share of the rest; the prefix
-    the remainder, so whatever a part leaves unused goes to the text nearest the cursor."""
+    """Snippets (best first) share their part of the budget; the suffix its share of the budget (at most
+    half of what the snippets leave); the prefix the remainder, so whatever a part leaves unused goes to
+    the text nearest the cursor. Snippets take their room from the far prefix, not from the suffix: the
+    lines right after the cursor (often the next uses of what it is about to call) are worth more."""
     available = max(budget.total - _RESERVED, 64)
     context_cap = int(available * budget.context_share) if snippets else 0
     kept: list[Snippet] = []
@@ -52,7 +54,7 @@ def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix:
             kept.append(Snippet(s.path, text))
             used += cost + count(s.path) + 2
     rest = available - used
-    suffix_text, suffix_cost = (head_lines(suffix, int(rest * budget.suffix_share), count)
+    suffix_text, suffix_cost = (head_lines(suffix, min(int(available * budget.suffix_share), rest // 2), count)
                                 if template.has_fim else ("", 0))
     prefix_text, prefix_cost = fit_prefix(prefix, rest - suffix_cost, count)
     text = template.render(prefix_text, suffix_text, kept, path, repo, comment, repo_format)

@@ -13,6 +13,7 @@ yields the gold iff every gold token is the argmax).
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import random
@@ -48,6 +49,7 @@ def build_tasks(files: dict[str, str], definitions: dict[str, set[str]], limit: 
     tasks, seen = [], set()
     for path, text in sorted(files.items()):
         lines = text.split("\n")
+        sites = call_sites(text)
         used_before: set[str] = set()
         in_import = False  # inside `from x import (` … `)`
         for i, line in enumerate(lines):
@@ -55,7 +57,8 @@ def build_tasks(files: dict[str, str], definitions: dict[str, set[str]], limit: 
             if stripped and not _SKIP_LINE.match(line) and len(stripped) <= 160 and stripped not in seen:
                 for m in re.finditer(r"\b([A-Za-z_]\w{4,})\s*[(.]", line):
                     name, homes = m.group(1), definitions.get(m.group(1))
-                    if homes and path not in homes and name not in used_before and not name.startswith("__"):
+                    if (homes and path not in homes and name not in used_before and not name.startswith("__")
+                            and (i, m.start(1)) in sites):
                         tasks.append(Task(path, i, m.start(1), line[m.start(1):].rstrip(), name, tuple(sorted(homes))))
                         seen.add(stripped)
                         break
@@ -65,6 +68,23 @@ def build_tasks(files: dict[str, str], definitions: dict[str, set[str]], limit: 
                 used_before.update(re.findall(r"\b[A-Za-z_]\w*\b", line))
     random.Random(seed).shuffle(tasks)
     return tasks[:limit]
+
+
+def call_sites(text: str) -> set[tuple[int, int]]:
+    """(0-based line, column) of every name the code calls or reaches into (`f(`, `C.x`): never a word
+    in a docstring or comment that merely looks like one. Empty when the file does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return set()
+    lines = text.split("\n")
+    sites = set()
+    for node in ast.walk(tree):
+        target = node.func if isinstance(node, ast.Call) else node.value if isinstance(node, ast.Attribute) else None
+        if isinstance(target, ast.Name):
+            line = target.lineno - 1  # ast's columns count UTF-8 bytes
+            sites.add((line, len(lines[line].encode()[:target.col_offset].decode(errors="ignore"))))
+    return sites
 
 
 def _defines(text: str, name: str) -> bool:

@@ -66,6 +66,6 @@ def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer model trained for seconds on the LSP fixture files (see tiny_model.py)."""
     from tiny_model import build_tiny_model
 
-    from lsp_fixtures import LSP_FILES
+    from lsp_fixtures import TRAINING_TEXTS
 
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), list(LSP_FILES.values()))
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), TRAINING_TEXTS)

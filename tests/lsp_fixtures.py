@@ -31,6 +31,11 @@ LSP_FILES = {
     ),
 }
 
+# What app.py's last line goes on to say: the tiny model also learns it, so that completing that line (with
+# token healing the prompt ends before `.`) has a continuation to give, as a real model would.
+TRAINING_TEXTS = [*LSP_FILES.values(),
+                  LSP_FILES["app.py"].replace("return helpers.\n", "return helpers.frobnicate_widget_cache(widget, 600)\n")]
+
 
 def plain(value):
     """pygls hands custom payloads over as namedtuples: turn them back into dicts and lists."""

@@ -34,10 +34,15 @@ def _open_index(workspace: str, settings):
     from growpilot.indexing.embedder import load_embedder
     from growpilot.indexing.indexer import WorkspaceIndex
 
+    from growpilot.indexing.store import StoreBusy
+
     root = Path(workspace)
     if not root.is_dir():
         raise SystemExit(f"growpilot: workspace {workspace} is not a folder")
-    return WorkspaceIndex(root, load_embedder(settings.embedder_path), settings)
+    try:
+        return WorkspaceIndex(root, load_embedder(settings.embedder_path), settings)
+    except StoreBusy as exc:
+        raise SystemExit(f"growpilot: {exc}") from None
 
 
 def _emit(obj, as_json: bool, text: str) -> None:
@@ -154,10 +159,37 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_history(args) -> int:
+    """Retention and deletion of the suggestion history ($GROWPILOT_HOME/events.sqlite)."""
+    from growpilot.learning.events import EventStore
+
+    if args.action == "prune" and args.workspace:
+        raise SystemExit("growpilot: history prune applies to every workspace (no --workspace)")
+    if args.action == "clear" and (args.max_days is not None or args.max_mb is not None):
+        raise SystemExit("growpilot: --max-days and --max-mb are for history prune")
+    events = EventStore()
+    try:
+        if args.action == "prune":
+            settings = _settings(args)
+            days = args.max_days if args.max_days is not None else settings.history_max_days
+            mb = args.max_mb if args.max_mb is not None else settings.history_max_mb
+            result = {**events.prune(days, mb, compact=True), "max_days": days, "max_mb": mb}
+            text = f"cleared {result['pruned_by_age']} prompts older than {days} days, {result['pruned_by_size']} beyond {mb} MB"
+        else:
+            workspace = os.path.realpath(args.workspace) if args.workspace else None
+            result = {**events.clear(workspace), "workspace": workspace}
+            text = f"deleted {result['generations']} suggestions and {result['events']} accepts/ratings" + (
+                f" of {workspace}" if workspace else "")
+    finally:
+        events.close()
+    _emit({**result, "path": str(events.path)}, args.json, text)
+    return 0
+
+
 def cmd_serve(args) -> int:
     from growpilot.server.main import serve
 
-    return serve(args.tcp, args.allow_remote)
+    return serve(args.tcp, args.allow_remote, args.socket)
 
 
 def _services_for(workspace: str, settings, progress=None):
@@ -209,11 +241,13 @@ def cmd_complete(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from growpilot.eval.retrieval_lift import run
+    from growpilot.eval import midword, retrieval_lift
     from growpilot.server.services import Services
 
     settings = _settings(args)
     services = Services(settings)
+    formats = tuple(f.strip() for f in args.formats.split(","))
+    run = {"retrieval-lift": lambda *a: retrieval_lift.run(*a, formats=formats), "midword": midword.run}[args.what]
     try:
         services.model.load(settings)
         result = run(services, args.workspace, args.tasks, args.rows)
@@ -261,6 +295,103 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return number
+
+
+class _TrainBar:
+    """Training progress on stderr: a one-line bar on a terminal, a log line per tenth otherwise."""
+
+    def __init__(self):
+        self.on = sys.stderr.isatty()
+        self.tenth = -1
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "phase":
+            log.info("training: %s", " ".join(f"{k}={v}" for k, v in event.items() if k != "event"))
+        elif kind == "data":
+            log.info("training data: files %s, samples %s", event.get("files"), event.get("samples"))
+        elif kind == "eval":
+            log.info("held-out loss at step %s: %s", event.get("step"), event.get("heldout_loss"))
+        elif kind == "eval_model":
+            log.info("evaluated %s: nll %s, exact match %s, sanity nll %s", event.get("model"), event.get("nll"),
+                     event.get("exact_match"), event.get("sanity_nll"))
+        elif kind == "step":
+            step, steps = event["step"], event["steps"]
+            text = (f"training [{'#' * (30 * step // steps):<30}] {step}/{steps} loss {event['loss']:.3f} "
+                    f"{event['tokens_per_second']:.0f} tok/s ETA {event['eta_s']:.0f}s")
+            if self.on:
+                sys.stderr.write("\r" + text)
+                sys.stderr.flush()
+                if step == steps:
+                    sys.stderr.write("\n")
+            elif 10 * step // steps > self.tenth:
+                self.tenth = 10 * step // steps
+                log.info(text)
+        elif kind in ("stopped", "done") and self.on:
+            sys.stderr.write("\n")
+
+
+def cmd_train(args) -> int:
+    from growpilot.training.cycle import TrainingCycle, with_budget
+    from growpilot.training.errors import TrainingError
+
+    if not Path(args.workspace).is_dir():
+        raise SystemExit(f"growpilot: workspace {args.workspace} is not a folder")
+    settings = with_budget(_settings(args), args.max_steps, args.max_minutes)
+    cycle = TrainingCycle(args.workspace, settings, on_progress=_TrainBar())
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the trainer checkpoints; the next `train` resumes it
+        signal.signal(sig, lambda *_: cycle.cancel())
+    try:
+        result = cycle.run()
+    except TrainingError as exc:
+        print(f"growpilot: {exc}", file=sys.stderr)
+        return 2
+    out = result.as_json()
+    nll = out["nll"]
+    _emit(out, args.json, f"{result.version} {result.decision}: {result.reason}\n"
+                          f"held-out NLL base {nll['base']}, active {nll['active']}, candidate {nll['candidate']}; "
+                          f"exact match {out['exact_match']}; {result.steps} steps, "
+                          f"{result.tokens_per_second:.0f} tokens/s, {result.seconds:.0f}s")
+    return 0
+
+
+def cmd_adapters(args) -> int:
+    from growpilot.training.errors import RegistryError
+    from growpilot.training.registry import Registry
+
+    if not Path(args.workspace).is_dir():
+        raise SystemExit(f"growpilot: workspace {args.workspace} is not a folder")
+    registry = Registry.for_workspace(args.workspace)
+    try:
+        if args.action == "list":
+            rows = [{k: v for k, v in a.as_dict().items() if k in ("version", "status", "active", "created", "nll",
+                                                                    "reason")} for a in registry.list()]
+            text = "\n".join(f"{'*' if r['active'] else ' '} {r['version']:>4} {r['status']:<11} {r['created']} "
+                             f"nll {r['nll']}  {r['reason'] or ''}" for r in rows)
+            _emit(rows, args.json, text or "no adapters yet (growpilot train --workspace PATH)")
+            return 0
+        if args.action == "promote":
+            if not args.version:
+                raise RegistryError("adapters promote needs a VERSION (see: growpilot adapters list)")
+            now = registry.promote(args.version)
+        else:
+            now = registry.rollback()
+    except RegistryError as exc:
+        print(f"growpilot: {exc}", file=sys.stderr)
+        return 2
+    _emit({"active": now.version if now else None}, args.json,
+          f"active: {now.version if now else 'the base model'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="growpilot", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -293,9 +424,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_models)
 
     s = sub.add_parser("serve", help="run the language server (stdio by default)")
-    s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (loopback only by default)")
+    s.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead (loopback only by default; [::1]:PORT "
+                   "for IPv6); clients must send the token (GROWPILOT_TOKEN, else printed once on stderr)")
+    s.add_argument("--socket", metavar="PATH", help="listen on a Unix domain socket instead (mode 0600)")
     s.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --tcp host")
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("history", help="prune or clear the suggestion history ($GROWPILOT_HOME/events.sqlite)")
+    s.add_argument("action", choices=("prune", "clear"),
+                   help="prune: clear old prompts by the historyMaxDays/historyMaxMb limits; clear: delete rows")
+    s.add_argument("--workspace", metavar="PATH", help="clear: only this workspace's rows (default: all)")
+    s.add_argument("--max-days", type=_positive, help="prune: override historyMaxDays")
+    s.add_argument("--max-mb", type=_positive, help="prune: override historyMaxMb")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_history)
 
     s = sub.add_parser("complete", help="complete at FILE:LINE:COL (1-based) with the daemon's engine")
     s.add_argument("position")
@@ -310,23 +452,41 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("eval", help="evaluations (JSON)")
-    s.add_argument("what", choices=("retrieval-lift",))
+    s.add_argument("what", choices=("retrieval-lift", "midword"))
     s.add_argument("--workspace", required=True, help="a real repository (not this one)")
     s.add_argument("--tasks", type=int, default=200)
     s.add_argument("--rows", metavar="FILE", help="also write each task's figures to FILE (JSON lines)")
+    s.add_argument("--formats", default="with,without,comments",
+                   help="retrieval-lift: prompts scored per task (with: snippets in the repo format, comments)")
     s.add_argument("--model", help="model folder or .gguf (default: Qwen2.5-Coder-0.5B)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("bench", help="benchmarks (JSON)")
-    s.add_argument("what", choices=("index", "complete"))
+    s.add_argument("what", choices=("index", "complete", "train", "backend"))
     s.add_argument("--workspace", required=True, help="a real repository to measure on")
     s.add_argument("--runs", type=int, default=3, help="index: cold runs; complete: requests")
     s.add_argument("--edits", type=int, default=20)
     s.add_argument("--scale-chunks", type=int, default=100_000)
     s.add_argument("--model", help="complete: model folder or .gguf (default: Qwen2.5-Coder-0.5B)")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--steps", type=int, default=12, help="train: optimizer steps of each loop")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("train", help="one LoRA training cycle on a workspace: train, evaluate, promote if better")
+    s.add_argument("--workspace", required=True)
+    s.add_argument("--max-steps", type=int, help="override trainMaxSteps")
+    s.add_argument("--max-minutes", type=_positive, help="override trainMaxMinutes")
+    s.add_argument("--model", help="base model folder or .gguf (default: the served model)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("adapters", help="list, promote or roll back a workspace's adapters")
+    s.add_argument("action", choices=("list", "promote", "rollback"))
+    s.add_argument("version", nargs="?", help="promote: the version (e.g. v3)")
+    s.add_argument("--workspace", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_adapters)
     return p
 
 

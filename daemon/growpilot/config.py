@@ -29,6 +29,8 @@ class Settings:
     embedder_path: str = _opt("")  # sentence-transformers folder; "" = default all-MiniLM-L6-v2
     device: str = _opt("auto", choices=("auto", "cpu", "cuda"))
     threads: int = _opt(0, lo=0, hi=256)  # torch threads; 0 = all cores
+    # which engine runs the LM: "auto" = llama.cpp when the model has a GGUF and the binding imports
+    backend: str = _opt("auto", choices=("auto", "transformers", "llama.cpp"))
     # completions
     completions_enabled: bool = _opt(True)
     debounce_ms: int = _opt(75, lo=0, hi=2000)
@@ -38,11 +40,26 @@ class Settings:
     suffix_share: float = _opt(0.3, lo=0.0, hi=0.9)
     retrieval_snippets: int = _opt(4, lo=0, hi=20)
     context_format: str = _opt("repo", choices=("repo", "comments"))  # how snippets enter the prompt
+    token_healing: bool = _opt(True)  # the prompt never ends inside a token (see models/healing.py)
     # indexing
     max_file_bytes: int = _opt(1_000_000, lo=1_000, hi=100_000_000)
     max_line_chars: int = _opt(1_000, lo=80, hi=100_000)  # a longer line marks a minified/generated file
     watch_debounce_ms: int = _opt(100, lo=0, hi=5_000)
     exclude_dirs: list = _opt(VENDORED_DIRS)
+    vector_store: str = _opt("faiss", choices=("faiss", "qdrant"))  # qdrant = Qdrant local mode (no server)
+    # training (growpilot train; read once per training cycle)
+    train_max_steps: int = _opt(200, lo=1, hi=100_000)
+    train_max_minutes: float = _opt(30.0, lo=0.1, hi=10_080.0)
+    train_threads: int = _opt(0, lo=0, hi=256)  # trainer's torch threads on a CPU; 0 = all cores (at nice 19)
+    train_device: str = _opt("auto", choices=("auto", "cpu", "cuda"))
+    train_sequence_tokens: int = _opt(512, lo=128, hi=8192)  # training length: files are windowed to it
+    loss_filter: float = _opt(3.0, lo=0.0, hi=100.0)  # files with a higher mean base-model loss are left out; 0 = off
+    promote_ratio: float = _opt(0.97, lo=0.5, hi=1.0)  # promote when held-out NLL ≤ this × the active one's
+    sanity_tolerance: float = _opt(0.02, lo=0.0, hi=1.0)  # allowed relative rise of the sanity set's NLL
+    follow_external_symlinks: bool = _opt(False)  # index folders linked in from outside the workspace
+    # suggestion history (events.sqlite): prompts are cleared beyond either limit, the rest is kept
+    history_max_days: int = _opt(90, lo=1, hi=36_500)
+    history_max_mb: int = _opt(200, lo=1, hi=1_000_000)
 
 
 def camel(name: str) -> str:

@@ -3,7 +3,7 @@
  * stdio with vscode-languageclient, and turn every way it can fail to start, or die, into ONE clear
  * notification — never a silent failure, never a restart loop.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as readline from "node:readline";
@@ -20,11 +20,15 @@ import {
 } from "vscode-languageclient/node";
 import { describeFailure } from "./failure";
 import { IndexProgressNotifications } from "./indexProgress";
-import { isIndexing } from "./progress";
+import { type AdapterChanged, type TrainingDone } from "./learning";
+import { type ProgressKind, progressKind } from "./progress";
 import { growpilotHome, type ResolvedPython, resolvePython } from "./python";
 import { acceptedGenerationId } from "./ratings";
-import { expandHome, toInitializationOptions } from "./settings";
+import { type SettingsReader, expandHome, toInitializationOptions, trustAwareSettings } from "./settings";
 import { DaemonStatus, type ModelReady } from "./status";
+
+/** The notification that ends a training cycle; the extension tells the daemon it shows these itself. */
+const TRAINING_DONE = "growpilot/trainingDone";
 
 /** The extension-only command every inline item's `growpilot.accept` is rewrapped into. */
 export const INLINE_ACCEPTED = "growpilot.inlineAccepted";
@@ -50,8 +54,9 @@ class GrowpilotLanguageClient extends LanguageClient {
 
 const STDERR_TAIL = 40;
 
-function settings(): vscode.WorkspaceConfiguration {
-  return vscode.workspace.getConfiguration("growpilot");
+/** An untrusted workspace's own pythonPath/modelPath/embedderPath are ignored (settings.ts). */
+function settings(): SettingsReader {
+  return trustAwareSettings(vscode.workspace.getConfiguration("growpilot"), vscode.workspace.isTrusted);
 }
 
 function fileFolders(): string[] {
@@ -66,8 +71,8 @@ class Run {
   /** Resolves when the process has exited and its stderr is fully read. */
   closed?: Promise<void>;
   readonly stderr: string[] = [];
-  /** `$/progress` tokens of indexing passes, which we show ourselves (indexProgress.ts). */
-  readonly indexing = new Set<ProgressToken>();
+  /** `$/progress` tokens of indexing passes and training cycles, which we show ourselves (indexProgress.ts, status.ts). */
+  readonly progress = new Map<ProgressToken, ProgressKind>();
   stopping = false;
   reported = false;
   constructor(readonly python: ResolvedPython) {}
@@ -83,6 +88,9 @@ export class Daemon implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires whenever `status` or the running state changes. */
   readonly onDidChange = this.changed.event;
+  private readonly trainingDone = new vscode.EventEmitter<TrainingDone>();
+  /** `growpilot/trainingDone`: a cycle ended (after `status` took it in). */
+  readonly onTrainingDone = this.trainingDone.event;
   private run: Run | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -137,6 +145,7 @@ export class Daemon implements vscode.Disposable {
   async dispose(): Promise<void> {
     await this.stop();
     this.changed.dispose();
+    this.trainingDone.dispose();
   }
 
   /** Start/stop/restart never overlap: each waits for the one before. */
@@ -157,11 +166,16 @@ export class Daemon implements vscode.Disposable {
     const python = await resolvePython({
       setting: expandHome(String(settings().get("pythonPath") ?? "").trim(), os.homedir()),
       workspaceFolders: folders,
+      trusted: vscode.workspace.isTrusted,
       growpilotHome: growpilotHome(process.env, os.homedir()),
       isFile: async (file) => (await fs.stat(file).catch(() => undefined))?.isFile() ?? false,
       readFile: (file) => fs.readFile(file, "utf8").catch(() => undefined),
+      cannotRunDaemon: (candidate) => cannotImportGrowpilot(candidate, folders[0]),
       pythonExtension: () => pythonExtensionInterpreter(),
     });
+    for (const skipped of python.skipped) {
+      this.log.info(`Not using ${skipped.command} (${skipped.source}): ${skipped.reason}`);
+    }
     this.log.info(`Starting the daemon: ${python.command} -m growpilot serve (Python from ${python.source})`);
 
     const run = new Run(python);
@@ -175,6 +189,17 @@ export class Daemon implements vscode.Disposable {
       this.status.modelReady(params);
       if (params.error) this.log.warn(`The model failed to load: ${params.error}`);
       this.fire();
+    });
+    run.client.onNotification("growpilot/adapterChanged", (params: AdapterChanged) => {
+      this.log.info(`Adapter of ${params.folderUri}: ${params.previous ?? "base"} → ${params.adapter ?? "base"} (${params.reason})`);
+      this.status.adapterChanged(params);
+      this.fire();
+    });
+    run.client.onNotification(TRAINING_DONE, (params: TrainingDone) => {
+      this.log.info(`Training of ${params.folderUri} ended: ${params.error ?? `${params.version} ${params.decision}: ${params.reason}`}`);
+      this.status.trainingDone(params);
+      this.fire();
+      this.trainingDone.fire(params);
     });
     this.run = run;
     try {
@@ -229,17 +254,24 @@ export class Daemon implements vscode.Disposable {
         }
         return result;
       },
-      // Indexing progress drives the status bar (and a notification during Reindex Workspace);
-      // languageclient would only add a second status bar spinner, so it just sees the end, to clean up.
+      // Indexing and training progress drive the status bar (indexing also a notification during
+      // Reindex Workspace); told apart by their begin titles. languageclient would only add a second
+      // status bar spinner, so it just sees the end, to clean up.
       handleWorkDoneProgress: (token, params, next) => {
-        if (isIndexing(params)) run.indexing.add(token);
-        if (!run.indexing.has(token)) return next(token, params);
-        if (params.kind === "begin") this.status.progressBegin(token);
-        else if (params.kind === "report") this.status.progressReport(token, params.message);
-        else this.status.progressEnd(token);
-        this.indexNotifications.handle(token, params);
+        const begun = progressKind(params);
+        if (begun) run.progress.set(token, begun);
+        const kind = run.progress.get(token);
+        if (!kind) return next(token, params);
+        if (kind === "indexing") {
+          if (params.kind === "begin") this.status.progressBegin(token);
+          else if (params.kind === "report") this.status.progressReport(token, params.message);
+          else this.status.progressEnd(token);
+          this.indexNotifications.handle(token, params);
+        } else if (params.kind === "begin") this.status.trainingBegin(token, params.title);
+        else if (params.kind === "report") this.status.trainingReport(token, params.message, params.percentage);
+        else this.status.trainingEnd(token);
         if (params.kind === "end") {
-          run.indexing.delete(token);
+          run.progress.delete(token);
           next(token, params);
         }
         if (run === this.run) this.fire();
@@ -247,7 +279,8 @@ export class Daemon implements vscode.Disposable {
     };
     return {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
-      initializationOptions: toInitializationOptions(settings(), os.homedir()),
+      // clientHandles: we show training outcomes ourselves (training.ts), so the daemon sends no message of its own.
+      initializationOptions: { ...toInitializationOptions(settings(), os.homedir()), clientHandles: [TRAINING_DONE] },
       outputChannel: this.log,
       // We read stderr ourselves (spawn) to keep its tail for error messages.
       stdioOptions: { stdout: () => undefined, stderr: () => undefined },
@@ -321,6 +354,25 @@ export class Daemon implements vscode.Disposable {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const IMPORT_CHECK_TIMEOUT_MS = 10_000;
+
+/** Why `<python> -c "import growpilot"` fails, run as the daemon would be (same cwd); undefined if it works. */
+function cannotImportGrowpilot(python: string, cwd: string | undefined): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(
+      python,
+      ["-c", "import growpilot"],
+      { cwd: cwd ?? os.homedir(), env: process.env, timeout: IMPORT_CHECK_TIMEOUT_MS },
+      (error, _stdout, stderr) => {
+        if (!error) return resolve(undefined);
+        if (error.killed) return resolve(`\`import growpilot\` took longer than ${IMPORT_CHECK_TIMEOUT_MS / 1000} s`);
+        const last = String(stderr).trim().split("\n").pop()?.trim();
+        resolve(`\`import growpilot\` fails (${last || error.message})`);
+      },
+    );
+  });
 }
 
 /** The subset of the ms-python.python extension API we use (both its current and older shapes). */

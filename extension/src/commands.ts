@@ -6,6 +6,7 @@ import * as vscode from "vscode";
 import { type Daemon, DaemonNotRunning } from "./client";
 import { errorMessage } from "./feedback";
 import { type StatusResult, statusEntries } from "./status";
+import { learningCommands } from "./training";
 
 interface FolderIndex {
   folderUri: string;
@@ -24,11 +25,14 @@ interface SearchHit {
 }
 
 export function registerCommands(daemon: Daemon, log: vscode.LogOutputChannel): vscode.Disposable {
-  /** Runs a command body; a stopped daemon or a failed request becomes one clear message. */
-  const command = (id: string, what: string, body: () => Promise<unknown>): vscode.Disposable =>
-    vscode.commands.registerCommand(id, async () => {
+  /**
+   * Runs a command body; a stopped daemon or a failed request becomes one clear message. A string
+   * argument is a folder URI (buttons pass one: "Show Adapters" after a training outcome).
+   */
+  const command = (id: string, what: string, body: (folderUri?: string) => Promise<unknown>): vscode.Disposable =>
+    vscode.commands.registerCommand(id, async (arg?: unknown) => {
       try {
-        await body();
+        await body(typeof arg === "string" ? arg : undefined);
       } catch (error) {
         if (error instanceof DaemonNotRunning) {
           const choice = await vscode.window.showErrorMessage(error.message, "Restart Daemon", "Open Log");
@@ -41,7 +45,7 @@ export function registerCommands(daemon: Daemon, log: vscode.LogOutputChannel): 
       }
     });
 
-  /** Daemon features that arrive later (training) must say they are missing, not pretend. */
+  /** Daemon features an older daemon lacks (training) must say they are missing, not pretend. */
   const ifSupported = async (serverCommand: string, feature: string, run: () => Promise<void>): Promise<void> => {
     if (!daemon.running) throw new DaemonNotRunning();
     if (!daemon.serverCommands().includes(serverCommand)) {
@@ -50,6 +54,7 @@ export function registerCommands(daemon: Daemon, log: vscode.LogOutputChannel): 
     }
     await run();
   };
+  const learning = learningCommands(daemon, ifSupported);
 
   const reindex = async (): Promise<void> => {
     // The progress notification comes from the daemon's `$/progress` (see indexProgress.ts).
@@ -88,9 +93,18 @@ export function registerCommands(daemon: Daemon, log: vscode.LogOutputChannel): 
       items.push({ label: "$(error) Daemon", description: daemon.status.view().tooltip });
     }
     const enabled = vscode.workspace.getConfiguration("growpilot").get<boolean>("completionsEnabled", true);
+    const canLearn = daemon.serverCommands().includes("growpilot.adapters");
     items.push(
       { label: "Actions", kind: vscode.QuickPickItemKind.Separator },
       { label: "$(refresh) Reindex Workspace", run: () => vscode.commands.executeCommand("growpilot.reindexWorkspace") },
+      ...(canLearn
+        ? [
+            { label: "$(versions) Show Adapters", run: () => vscode.commands.executeCommand("growpilot.showAdapters") },
+            daemon.status.isTraining
+              ? { label: "$(debug-stop) Cancel Training", run: () => vscode.commands.executeCommand("growpilot.stopTraining") }
+              : { label: "$(mortar-board) Retrain Now", run: () => vscode.commands.executeCommand("growpilot.retrainNow") },
+          ]
+        : []),
       {
         label: enabled ? "$(circle-slash) Turn Completions Off" : "$(check) Turn Completions On",
         run: () => vscode.commands.executeCommand("growpilot.toggleCompletions"),
@@ -133,18 +147,11 @@ export function registerCommands(daemon: Daemon, log: vscode.LogOutputChannel): 
 
   return vscode.Disposable.from(
     command("growpilot.reindexWorkspace", "Reindexing", reindex),
-    command("growpilot.retrainNow", "Retraining", () =>
-      ifSupported("growpilot.retrain", "Retraining", async () => {
-        await daemon.execute("growpilot.retrain", []);
-        void vscode.window.showInformationMessage("Growpilot started retraining.");
-      }),
-    ),
-    command("growpilot.rollbackAdapter", "Rolling back the adapter", () =>
-      ifSupported("growpilot.rollback", "Rolling back the adapter", async () => {
-        await daemon.execute("growpilot.rollback", []);
-        void vscode.window.showInformationMessage("Growpilot rolled back to the previous adapter.");
-      }),
-    ),
+    // Not growpilot.cancelTraining / growpilot.adapters: those are the daemon's ids (see above).
+    command("growpilot.retrainNow", "Retraining", learning.retrain),
+    command("growpilot.stopTraining", "Cancelling the training", learning.cancel),
+    command("growpilot.rollbackAdapter", "Rolling back the adapter", learning.rollback),
+    command("growpilot.showAdapters", "Showing the adapters", learning.showAdapters),
     command("growpilot.showStatus", "Showing the status", showStatus),
     command("growpilot.searchCodebase", "Searching", search),
     command("growpilot.toggleCompletions", "Toggling completions", toggleCompletions),

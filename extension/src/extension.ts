@@ -5,6 +5,7 @@ import { registerCommands } from "./commands";
 import { Feedback } from "./feedback";
 import { changeEffect } from "./settings";
 import { createStatusBar } from "./statusBar";
+import { watchTraining } from "./training";
 
 /** Settings changes arrive in bursts (settings.json saves, sync): restart once they settle. */
 const RESTART_DEBOUNCE_MS = 750;
@@ -25,6 +26,7 @@ export function activate(context: vscode.ExtensionContext): void {
     createStatusBar(current),
     new Feedback(current),
     registerCommands(current, log),
+    watchTraining(current, log),
     vscode.workspace.onDidChangeConfiguration((event) => {
       const effect = changeEffect((section) => event.affectsConfiguration(section));
       if (effect === "none") return;
@@ -38,6 +40,12 @@ export function activate(context: vscode.ExtensionContext): void {
       } else {
         current.notifySettings();
       }
+    }),
+    // Untrusted, the daemon ran without the workspace's .venv and growpilot.* path values (settings.ts).
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      log.info("The workspace is now trusted: restarting the daemon with its own settings and .venv.");
+      clearTimeout(restartTimer);
+      void current.restart();
     }),
     { dispose: () => clearTimeout(restartTimer) },
   );

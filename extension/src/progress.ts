@@ -1,4 +1,4 @@
-/** Reading the daemon's indexing `$/progress` messages ("120/3000 files", PROTOCOL.md). */
+/** Reading the daemon's `$/progress`: indexing ("120/3000 files") or training, told apart by title (PROTOCOL.md). */
 
 export interface Counts {
   done: number;
@@ -11,10 +11,24 @@ export function parseCounts(message: string | undefined): Counts | undefined {
   return match ? { done: Number(match[1]), total: Number(match[2]) } : undefined;
 }
 
+export type ProgressKind = "indexing" | "training";
+
 /**
- * Whether a `$/progress` value begins the daemon's indexing. PROTOCOL.md says the title is
- * "Indexing <folder>"; the daemon sends "Growpilot: indexing <folder>": accept both.
+ * Which of the daemon's passes a `$/progress` begin starts, by its title's first word after the
+ * "Growpilot:" prefix: "Growpilot: indexing <folder>" (PROTOCOL.md once said "Indexing <folder>": both
+ * are accepted) or "Growpilot: training <folder>". Anchored, so a folder named "indexing-tools" being
+ * trained stays a training. Anything else (loading the model) is left to languageclient.
  */
+export function progressKind(value: { kind: string; title?: string }): ProgressKind | undefined {
+  if (value.kind !== "begin") return undefined;
+  const word = /^(?:Growpilot:\s*)?(indexing|training)\b/i.exec(value.title ?? "")?.[1]?.toLowerCase();
+  return word === "indexing" || word === "training" ? word : undefined;
+}
+
 export function isIndexing(value: { kind: string; title?: string }): boolean {
-  return value.kind === "begin" && /\bindexing\b/i.test(value.title ?? "");
+  return progressKind(value) === "indexing";
+}
+
+export function isTraining(value: { kind: string; title?: string }): boolean {
+  return progressKind(value) === "training";
 }

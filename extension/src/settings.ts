@@ -1,6 +1,7 @@
 /**
  * Growpilot settings: which `growpilot.*` keys belong to the daemon (PROTOCOL.md, "initialize"),
- * how they become `initializationOptions`, and which changes need a new daemon process.
+ * how they become `initializationOptions`, which changes need a new daemon process, and which values
+ * an untrusted workspace may not set (Workspace Trust).
  * Pure: reads settings through a minimal interface so tests need no VS Code.
  */
 
@@ -10,6 +11,7 @@ export const DAEMON_SETTINGS = [
   "embedderPath",
   "device",
   "threads",
+  "backend",
   "completionsEnabled",
   "debounceMs",
   "maxTokens",
@@ -18,10 +20,23 @@ export const DAEMON_SETTINGS = [
   "suffixShare",
   "retrievalSnippets",
   "contextFormat",
+  "tokenHealing",
   "maxFileBytes",
   "maxLineChars",
   "watchDebounceMs",
   "excludeDirs",
+  "followExternalSymlinks",
+  "vectorStore",
+  "trainMaxSteps",
+  "trainMaxMinutes",
+  "trainThreads",
+  "trainDevice",
+  "trainSequenceTokens",
+  "lossFilter",
+  "promoteRatio",
+  "sanityTolerance",
+  "historyMaxDays",
+  "historyMaxMb",
 ] as const;
 
 export type DaemonSetting = (typeof DAEMON_SETTINGS)[number];
@@ -37,17 +52,59 @@ export const RESTART_SETTINGS = [
   "embedderPath",
   "device",
   "threads",
+  "backend",
   "maxFileBytes",
   "maxLineChars",
   "watchDebounceMs",
   "excludeDirs",
+  "followExternalSymlinks",
+  "vectorStore",
 ] as const;
 
 const PATH_SETTINGS: ReadonlySet<string> = new Set(["pythonPath", "modelPath", "embedderPath"]);
 
+/**
+ * package.json's `capabilities.untrustedWorkspaces.restrictedConfigurations`: they choose a program to
+ * run or weights to load, so an untrusted workspace's own values for them are ignored.
+ */
+export const RESTRICTED_SETTINGS = ["pythonPath", "modelPath", "embedderPath"] as const;
+const RESTRICTED: ReadonlySet<string> = new Set(RESTRICTED_SETTINGS);
+
 /** What `vscode.workspace.getConfiguration("growpilot")` offers, reduced to what we use. */
 export interface SettingsReader {
   get<T>(key: string): T | undefined;
+}
+
+/** What `WorkspaceConfiguration.inspect` returns, reduced to what we use. */
+export interface SettingInspection<T> {
+  defaultValue?: T;
+  globalValue?: T;
+  workspaceValue?: T;
+  workspaceFolderValue?: T;
+}
+
+export interface InspectableSettings extends SettingsReader {
+  inspect<T>(key: string): SettingInspection<T> | undefined;
+}
+
+/**
+ * Whether only the user's (global) value or the default counts. `pythonPath` always (scope "machine":
+ * a cloned repository's `.vscode/settings.json` never picks the program we run, even if trusted); the
+ * other restricted settings while the workspace is untrusted.
+ */
+export function userValueOnly(key: string, trusted: boolean): boolean {
+  return key === "pythonPath" || (!trusted && RESTRICTED.has(key));
+}
+
+/** The settings as the extension must read them, given `vscode.workspace.isTrusted`. */
+export function trustAwareSettings(settings: InspectableSettings, trusted: boolean): SettingsReader {
+  return {
+    get<T>(key: string): T | undefined {
+      if (!userValueOnly(key, trusted)) return settings.get<T>(key);
+      const inspection = settings.inspect<T>(key);
+      return inspection?.globalValue ?? inspection?.defaultValue;
+    },
+  };
 }
 
 /** `~/x` → `<home>/x`: settings.json users write it, a subprocess does not expand it. */

@@ -1,7 +1,17 @@
 /**
- * The daemon's state as the status bar shows it, fed by the client's lifecycle, `$/progress`
- * and the `growpilot/indexReady` / `growpilot/modelReady` notifications. Pure.
+ * The daemon's state as the status bar shows it, fed by the client's lifecycle, `$/progress` (indexing
+ * and training) and the `growpilot/indexReady` / `modelReady` / `adapterChanged` / `trainingDone`
+ * notifications. Pure.
  */
+import {
+  type AdapterChanged,
+  type LearningState,
+  type TrainingDone,
+  folderName,
+  learningSummary,
+  trainingLabel,
+  trainingOutcome,
+} from "./learning";
 import { type Counts, parseCounts } from "./progress";
 
 /** `growpilot/modelReady` params (PROTOCOL.md). */
@@ -23,6 +33,17 @@ export interface StatusView {
 
 type Token = string | number;
 
+interface Training {
+  folder: string;
+  label: string;
+  message?: string;
+}
+
+/** "Growpilot: training shop" → "shop". */
+function trainingFolder(title: string | undefined): string {
+  return /\btraining\s+(.+)$/i.exec(title ?? "")?.[1]?.trim() || "the workspace";
+}
+
 /** `/x/qwen-0.5b.gguf` → `qwen-0.5b`: a status bar has no room for paths. */
 export function shortModelName(model: string): string {
   const base = model.replace(/[\\/]+$/, "").split(/[\\/]/).pop() || model;
@@ -37,6 +58,12 @@ export class DaemonStatus {
   private readonly indexing = new Map<Token, Counts | undefined>();
   /** An index pass finished (indexReady, or the end of its progress when indexing failed). */
   private indexed = false;
+  /** Training cycles in progress, by their `$/progress` token. */
+  private readonly training = new Map<Token, Training>();
+  /** The adapter the status bar names: modelReady's (the first folder's), then the last adapterChanged. */
+  private adapter: string | null = null;
+  private readonly adapters = new Map<string, string | null>();
+  private lastTraining = "";
   completionsEnabled = true;
 
   /** A new daemon process: everything it told the previous one is void. */
@@ -47,6 +74,10 @@ export class DaemonStatus {
     this.model = undefined;
     this.indexing.clear();
     this.indexed = false;
+    this.training.clear();
+    this.adapter = null;
+    this.adapters.clear();
+    this.lastTraining = "";
   }
 
   running(): void {
@@ -57,11 +88,13 @@ export class DaemonStatus {
     this.lifecycle = "failed";
     this.failure = reason;
     this.indexing.clear();
+    this.training.clear();
   }
 
   stopped(): void {
     this.lifecycle = "stopped";
     this.indexing.clear();
+    this.training.clear();
   }
 
   get isRunning(): boolean {
@@ -86,6 +119,39 @@ export class DaemonStatus {
 
   modelReady(params: ModelReady): void {
     this.model = params;
+    this.adapter = params.adapter ?? null;
+    this.adapters.clear(); // a (re)loaded model serves each folder's adapter afresh
+  }
+
+  trainingBegin(token: Token, title: string | undefined): void {
+    this.training.set(token, { folder: trainingFolder(title), label: "training" });
+  }
+
+  trainingReport(token: Token, message: string | undefined, percentage: number | undefined): void {
+    const entry = this.training.get(token);
+    if (entry) this.training.set(token, { ...entry, label: trainingLabel(message, percentage), message: message || entry.message });
+  }
+
+  trainingEnd(token: Token): void {
+    this.training.delete(token);
+  }
+
+  trainingDone(done: TrainingDone): void {
+    this.lastTraining = trainingOutcome(done).text.replace(/^Growpilot:?\s*/, "");
+  }
+
+  adapterChanged(change: AdapterChanged): void {
+    this.adapters.set(change.folderUri, change.adapter);
+    this.adapter = change.adapter;
+  }
+
+  get isTraining(): boolean {
+    return this.training.size > 0;
+  }
+
+  /** The names of the folders being trained (from their progress titles). */
+  trainingFolders(): string[] {
+    return [...new Set([...this.training.values()].map((t) => t.folder))];
   }
 
   view(): StatusView {
@@ -113,22 +179,60 @@ export class DaemonStatus {
     if (this.model.error) {
       return { text: "$(warning) Growpilot: model failed", tooltip: `${name}: ${this.model.error}`, severity: "warning" };
     }
-    const summary = `${name} · ${this.model.adapter || "base"}`;
+    const summary = `${name} · ${this.adapter ? `adapter ${this.adapter}` : "base"}`;
     const where = this.model.device ? ` on ${this.model.device}` : "";
-    if (!this.completionsEnabled) {
-      return { text: "$(circle-slash) Growpilot: completions off", tooltip: `${summary}${where}; completions are turned off.`, severity: "normal" };
+    const extra = this.tooltipLines();
+    const training = [...this.training.values()];
+    if (training.length > 0) {
+      // Completions go on while a cycle trains (in a subprocess), still from `summary`.
+      const lines = training.map((t) => `Training ${t.folder}: ${t.message || "starting"}.`);
+      return spin(
+        training[0].label,
+        [...lines, `Completions come from ${summary}${where} meanwhile.`, "Growpilot: Cancel Training stops it.", ...extra].join("\n"),
+      );
     }
-    return { text: `$(sparkle) Growpilot: ${summary}`, tooltip: `Growpilot is ready: ${summary}${where}.`, severity: "normal" };
+    if (!this.completionsEnabled) {
+      return {
+        text: "$(circle-slash) Growpilot: completions off",
+        tooltip: [`${summary}${where}; completions are turned off.`, ...extra].join("\n"),
+        severity: "normal",
+      };
+    }
+    return {
+      text: `$(sparkle) Growpilot: ${summary}`,
+      tooltip: [`Growpilot is ready: ${summary}${where}.`, ...extra].join("\n"),
+      severity: "normal",
+    };
+  }
+
+  /** Per-folder adapters (when several folders changed) and the last training outcome. */
+  private tooltipLines(): string[] {
+    const lines: string[] = [];
+    if (this.adapters.size > 1) {
+      for (const [uri, adapter] of this.adapters) lines.push(`${folderName(uri)}: ${adapter ? `adapter ${adapter}` : "base model"}`);
+    }
+    if (this.lastTraining) lines.push(`Last training: ${this.lastTraining}`);
+    return lines;
   }
 }
 
 /** `growpilot.status` result (PROTOCOL.md); every field optional so an older daemon still shows. */
 export interface StatusResult {
   version?: string;
-  folders?: { folderUri: string; files?: number; chunks?: number; vectors?: number; embeddedTotal?: number; ready?: boolean }[];
+  folders?: {
+    folderUri: string;
+    files?: number;
+    chunks?: number;
+    vectors?: number;
+    embedded_total?: number;
+    ready?: boolean;
+    adapter?: string | null;
+  }[];
   model?: { name?: string; device?: string; loaded?: boolean; adapter?: string | null; error?: string | null };
   queue?: Record<string, unknown>;
   feedback?: { up?: number; down?: number; accepted?: number };
+  /** Per folder URI. */
+  learning?: Record<string, LearningState>;
 }
 
 export interface StatusEntry {
@@ -150,9 +254,12 @@ export function statusEntries(status: StatusResult): StatusEntry[] {
     entries.push({ label: "$(hubot) Model", description: `${name} · ${state}` });
   }
   for (const folder of status.folders ?? []) {
-    const name = decodeURIComponent(folder.folderUri.replace(/\/+$/, "").split("/").pop() ?? folder.folderUri);
-    const counts = `${folder.files ?? 0} files · ${folder.chunks ?? 0} chunks · ${folder.vectors ?? 0} vectors`;
+    const name = folderName(folder.folderUri);
+    const adapter = folder.adapter === undefined ? "" : ` · ${folder.adapter ? `adapter ${folder.adapter}` : "base"}`;
+    const counts = `${folder.files ?? 0} files · ${folder.chunks ?? 0} chunks · ${folder.vectors ?? 0} vectors${adapter}`;
     entries.push({ label: `$(folder) ${name}`, description: folder.ready ? counts : `indexing… ${counts}` });
+    const learning = learningSummary(status.learning?.[folder.folderUri]);
+    if (learning) entries.push({ label: `$(mortar-board) Learning ${name}`, description: learning });
   }
   const fb = status.feedback;
   if (fb) {

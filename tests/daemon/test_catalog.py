@@ -86,3 +86,30 @@ def test_corrupt_database_is_detected_and_quarantined(tmp_path):
     moved = quarantine(db)
     assert moved.exists() and not db.exists()
     assert Catalog(connect(db)).counts() == (0, 0)
+
+
+def test_chunks_find_their_vectors_by_content_one_row_per_text(catalog):
+    same, other = _chunk("def twin(): pass"), _chunk("def other(): pass", 2)
+    vec = {same.hash: np.full(4, 1, np.float32), other.hash: np.full(4, 2, np.float32)}
+    with catalog.transaction():
+        catalog.put_vectors(vec)
+        _, a = catalog.replace_chunks("a.py", [same, other])
+        _, b = catalog.replace_chunks("b.py", [same])
+    assert catalog.conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 2
+    got = catalog.chunk_vectors([*a, *b, 999])
+    assert sorted(got) == sorted([*a, *b]) and got[b[0]].tolist() == got[a[0]].tolist() == [1.0] * 4
+    assert catalog.live_chunk_ids() == {*a, *b} and catalog.paths_without_vectors() == []
+    with catalog.transaction():
+        catalog.replace_chunks("c.py", [_chunk("def unembedded(): pass")])
+    assert catalog.paths_without_vectors() == ["c.py"]
+
+
+def test_a_new_or_schema_1_catalog_is_outdated_until_migrated(tmp_path):
+    conn = connect(tmp_path / "old.sqlite")
+    conn.execute("CREATE TABLE vector_ids(faiss_id INTEGER PRIMARY KEY AUTOINCREMENT, node_id TEXT, vec BLOB)")
+    old = Catalog(conn)
+    assert old.outdated()
+    with old.transaction():
+        old.migrate()
+    assert not old.outdated() and old.meta("schema") == catalog_module.SCHEMA_VERSION
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'vector_ids'").fetchone()[0] == 0

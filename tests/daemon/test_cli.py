@@ -42,18 +42,25 @@ def test_bad_position_is_a_clear_error(workspace):
 
 
 def test_bench_complete_json(workspace, tiny_model):
-    """The completion benchmark runs end to end and reports where the time goes."""
+    """The completion benchmark drives the real server over stdio, with the default debounce, and reports
+    where the time goes (the split read back from the daemon's events.sqlite)."""
     assert "error" in json.loads(run_cli("bench", "complete", "--workspace", str(workspace), "--model",
                                          str(tiny_model), "--json").stdout)  # nothing to complete yet
-    write_files(workspace, {**LSP_FILES, "settings.py": "import os\n\nroot_folder = os.getcwd()\nwidget_limit = 1000 * 8\n"})
+    # A file long enough that a request is still inside the tiny model when the bench cancels it.
+    long = "".join(f"def restock_{i}(widget_id, ttl_seconds):\n    total_{i} = widget_id * {i} + ttl_seconds\n"
+                   f"    CACHE.pop(widget_id, None)\n    return total_{i}\n\n\n" for i in range(150))
+    write_files(workspace, {**LSP_FILES, "stock.py": long})
     result = run_cli("bench", "complete", "--workspace", str(workspace), "--runs", "2", "--model", str(tiny_model),
-                     "--json")
+                     "--json", env={"GROWPILOT_SETTINGS": json.dumps({"promptTokens": 16384})})
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["device"] == "cpu"
+    assert out["transport"] == "lsp-stdio" and out["debounce_ms"] == 75 and out["device"] == "cpu"
     assert out["requests"] >= 1 and out["end_to_end_ms"]["p50"] >= out["model_ms"]["p50"] > 0
+    assert out["end_to_end_ms"]["p50"] >= out["server_total_ms"]["p50"] >= 75  # the debounce is in it
     split = out["server_overhead_split_ms"]
     assert set(split) == {"retrieval", "prompt_build", "encode", "postprocess"}
     assert split["encode"]["p50"] > 0 and split["retrieval"]["p50"] > 0
     assert out["server_overhead_ms"]["p50"] >= split["retrieval"]["p50"]
-    assert out["cancel_to_reply_ms"]["n"] >= 1 and out["rss_with_model_mb"] > 0
+    assert out["fully_cold_ms"] > 0 and out["typing_along_a_line_ms"]["n"] >= 1 and out["cache_hit_ms"]["n"] >= 1
+    assert out["cancel_to_reply_ms"]["n"] >= 1 and out["cancel_to_reply_ms"]["p95"] < 1000
+    assert out["rss_with_model_mb"] > 100 and out["peak_rss_mb"] >= out["rss_with_model_mb"]

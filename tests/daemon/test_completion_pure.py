@@ -4,7 +4,7 @@ import pytest
 
 from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule
 from growpilot.completion.postprocess import postprocess
-from growpilot.completion.prompt import (Budget, build_prompt, fit_prefix, head_lines, import_block, snippet_rooms,
+from growpilot.completion.prompt import (Budget, build_prompt, fit_prefix, head_imports, head_lines, snippet_rooms,
                                          tail_lines)
 from growpilot.models.fim import TEMPLATES, Snippet, detect_template
 
@@ -109,7 +109,8 @@ def test_a_cut_prefix_keeps_the_files_imports_on_top():
     ("use = 3\npackage_name = 'x'\nfrom_ = 2\n", None),  # Python names, not imports
 ])
 def test_import_block(source, block):
-    assert import_block(source) == block
+    statements = head_imports(source)
+    assert ((statements[0].first, statements[-1].last) if statements else None) == block
 
 
 def test_head_and_tail_lines_cut_at_line_boundaries():

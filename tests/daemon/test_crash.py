@@ -1,11 +1,15 @@
-"""kill -9 an indexing process at several points; the next run must leave the index consistent."""
+"""kill -9 an indexing process at several points; the next run must leave the index consistent
+(with either vector store: FAISS, or Qdrant local mode)."""
 
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
+
+import pytest
 
 from growpilot.config import Settings
 from growpilot.indexing.indexer import WorkspaceIndex
@@ -23,9 +27,9 @@ def _module(rng: random.Random, n: int) -> str:
     return "\n\n".join(out)
 
 
-def _start(*args):
+def _start(env, *args):
     return subprocess.Popen([sys.executable, "-m", "growpilot", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=os.environ.copy())
+                            stderr=subprocess.PIPE, env=env)
 
 
 def _mutate(ws, rng, round_no):
@@ -37,7 +41,9 @@ def _mutate(ws, rng, round_no):
     (ws / f"pkg_new/added_{round_no}.py").write_text(_module(rng, 20_000 + round_no))
 
 
-def test_kill_at_several_points_then_restart_is_consistent(workspace, embedder):
+@pytest.mark.parametrize("vector_store", ["faiss", "qdrant"])
+def test_kill_at_several_points_then_restart_is_consistent(workspace, embedder, vector_store):
+    env = {**os.environ, "GROWPILOT_SETTINGS": json.dumps({"vectorStore": vector_store})}
     rng = random.Random(7)
     for n in range(240):
         path = workspace / f"pkg{n % 8}" / f"mod_{n}.py"
@@ -45,7 +51,7 @@ def test_kill_at_several_points_then_restart_is_consistent(workspace, embedder):
         path.write_text(_module(rng, n))
     kills = 0
     for round_no, delay in enumerate([3.0, 7.0, 9.0, 11.0, 13.0, 16.0]):
-        proc = _start("index", str(workspace), "--json")
+        proc = _start(env, "index", str(workspace), "--json")
         time.sleep(delay)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
@@ -53,7 +59,7 @@ def test_kill_at_several_points_then_restart_is_consistent(workspace, embedder):
         proc.wait()
         _mutate(workspace, rng, round_no)
     # A watcher killed while it is applying a burst of edits.
-    proc = _start("watch", str(workspace))
+    proc = _start(env, "watch", str(workspace))
     time.sleep(12)
     for path in sorted(workspace.rglob("*.py"))[:30]:
         path.write_text(_module(rng, 30_000 + len(path.name)))
@@ -63,9 +69,9 @@ def test_kill_at_several_points_then_restart_is_consistent(workspace, embedder):
     assert kills >= 3, "the workspace indexed too fast for the kills to land mid-run"
 
     done = subprocess.run([sys.executable, "-m", "growpilot", "index", str(workspace), "--json"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
-    index = WorkspaceIndex(workspace, embedder, Settings())
+    index = WorkspaceIndex(workspace, embedder, Settings(vector_store=vector_store))
     try:
         assert index.refresh().changed == 0
         consistent(index)

@@ -46,7 +46,7 @@ async def test_typing_the_start_of_a_suggestion_serves_the_rest(services, worksp
 
 
 async def test_latest_request_wins(services, workspace):
-    services.engine.settings = Settings(**{**services.settings.__dict__, "debounce_ms": 50})
+    services.settings = Settings(**{**services.settings.__dict__, "debounce_ms": 50})
     older = asyncio.ensure_future(services.engine.complete(_req(workspace, line=4, col=4)))
     await asyncio.sleep(0.01)
     newer = await services.engine.complete(_req(workspace))
@@ -62,8 +62,9 @@ async def test_every_suggestion_is_recorded(services, workspace):
 
 
 async def test_disabled_or_unloaded_answers_nothing_at_once(services, workspace):
-    services.engine.settings = Settings(completions_enabled=False)
+    settings = services.settings
+    services.settings = Settings(completions_enabled=False)
     assert await services.engine.complete(_req(workspace)) is None
-    services.engine.settings = services.settings
+    services.settings = settings
     services.model.backend = None  # as while loading
     assert await services.engine.complete(_req(workspace)) is None

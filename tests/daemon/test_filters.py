@@ -43,8 +43,13 @@ def test_symlinks_followed_by_real_path_without_loops(workspace, tmp_path):
     os.symlink(workspace, workspace / "pkg" / "loop")  # a cycle back to the root
     os.symlink(workspace / "pkg" / "mod.py", workspace / "alias.py")  # same file twice
     os.symlink(outside, workspace / "ext")
+    os.symlink(outside / "lib.py", workspace / "ext_file.py")
     # Entries are visited in name order: alias.py claims the real file first, pkg/mod.py is its duplicate.
-    assert _walk(workspace) == ["alias.py", "ext/lib.py"]
+    # Links leading out of the workspace (a folder or a file) are not followed unless the setting allows it.
+    assert _walk(workspace) == ["alias.py"]
+    assert _walk(workspace, follow_external_symlinks=True) == ["alias.py", "ext/lib.py"]
+    f = WorkspaceFilter(workspace, Settings())
+    assert f.entry("ext/lib.py") is None and f.entry("ext_file.py") is None and f.entry("alias.py") is not None
 
 
 def test_content_gates():

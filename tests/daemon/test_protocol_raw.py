@@ -83,7 +83,8 @@ def test_tcp_listens_on_loopback_and_refuses_others(workspace):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "growpilot", "serve", "--tcp", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "GROWPILOT_TOKEN": "raw-test-token"})
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -95,7 +96,8 @@ def test_tcp_listens_on_loopback_and_refuses_others(workspace):
                 time.sleep(0.2)
         with conn:
             conn.sendall(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                "params": {"capabilities": {}, "rootUri": workspace.as_uri()}}))
+                                "params": {"capabilities": {}, "rootUri": workspace.as_uri(),
+                                           "initializationOptions": {"token": "raw-test-token"}}}))
             data = b""
             while b"serverInfo" not in data:
                 data += conn.recv(65536)

@@ -30,7 +30,9 @@ def engine_and_ws(workspace, embedder):
     write_files(workspace, FILES)
     index = WorkspaceIndex(workspace, embedder, Settings())
     index.refresh()
-    engine = CompletionEngine(ModelHolder(), EventStore(), Settings(retrieval_snippets=3))
+    settings = {"now": Settings(retrieval_snippets=3)}
+    engine = CompletionEngine(ModelHolder(), EventStore(), lambda: settings["now"])
+    engine.use = lambda **changes: settings.update(now=Settings(**changes))  # the test's settings owner
     yield engine, Workspace(str(workspace), index.search, index.definitions, index.members)
     index.close()
 
@@ -51,19 +53,19 @@ def test_imported_names_not_used_yet_come_first_those_the_code_talks_about_befor
     engine, ws = engine_and_ws
     text = ("from report.format import pretty_table as table\nfrom geo.units import km_to_miles, miles_to_km\n"
             "from geo.distance import haversine_km\n\n\ndef show(rows):\n    print(km_to_miles(1))\n    return ")
-    chosen = [d.symbol for d in engine._definitions(ws, _ctx(text, "show.py"), 4)]
+    chosen = [d.symbol for d, _ in engine._definitions(ws, _ctx(text, "show.py"), 4)]
     # all words of miles_to_km are on the lines above, half of haversine_km's, none of pretty_table's
     # (imported as `table`, unused); km_to_miles is imported too but already used
     assert chosen == ["miles_to_km", "haversine_km", "pretty_table", "km_to_miles"]
     plain = text.split("def ")[0] + "def f(r):\n    return "  # nothing used, no word in common: import order
-    assert [d.symbol for d in engine._definitions(ws, _ctx(plain, "show.py"), 3)] == [
+    assert [d.symbol for d, _ in engine._definitions(ws, _ctx(plain, "show.py"), 3)] == [
         "pretty_table", "km_to_miles", "miles_to_km"]
 
 
 def test_no_workspace_or_zero_snippets_means_no_retrieval(engine_and_ws):
     engine, ws = engine_and_ws
     assert engine.retrieve(None, _ctx(FILES["trips.py"])) == []
-    engine.settings = Settings(retrieval_snippets=0)
+    engine.use(retrieval_snippets=0)
     assert engine.retrieve(ws, _ctx(FILES["trips.py"])) == []
 
 
@@ -77,13 +79,13 @@ def test_imports_far_above_the_cursor_still_count(engine_and_ws):
     engine, ws = engine_and_ws
     body = "".join(f"value_{i} = {i}\n" for i in range(300))  # the import is 300 lines up
     text = "from report.format import pretty_table\n\n" + body + "print("
-    engine.settings = Settings(retrieval_snippets=1)
+    engine.use(retrieval_snippets=1)
     assert [s.path for s in engine.retrieve(ws, _ctx(text, "long.py"))] == ["report/format.py"]
 
 
 def test_a_big_class_is_shown_as_its_head_and_public_signatures(engine_and_ws):
     engine, ws = engine_and_ws
-    engine.settings = Settings(retrieval_snippets=1)
+    engine.use(retrieval_snippets=1)
     text = "from shop.cart import Cart\n\n\ndef pay(owner):\n    return Cart(owner)."
     [snippet] = engine.retrieve(ws, _ctx(text, "pay.py"))
     assert snippet.path == "shop/cart.py"

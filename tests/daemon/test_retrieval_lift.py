@@ -39,8 +39,25 @@ def test_eval_command_reports_both_conditions(workspace, tiny_model, tmp_path):
                      "--model", str(tiny_model), "--json", "--rows", str(tmp_path / "rows.jsonl"))
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["tasks"] == 1 and out["nll_with_context"] > 0 and out["nll_without_context"] > 0
-    assert abs(out["nll_ratio"] - out["nll_with_context"] / out["nll_without_context"]) < 1e-3
+    with_context = out["with_context"]
+    assert out["tasks"] == 1 and with_context["nll"] > 0 and out["nll_without_context"] > 0
+    assert abs(with_context["nll_ratio"] - with_context["nll"] / out["nll_without_context"]) < 1e-3
+    lo, hi = with_context["nll_ratio_ci95"]
+    assert lo <= with_context["nll_ratio"] <= hi
     assert out["definition_retrieved"] == 1.0  # the snippet shows `def haversine_km`
     [row] = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
-    assert row["gold"] == "haversine_km(stops[0], stops[1])" and abs(row["nll_with"] - out["nll_with_context"]) < 1e-3
+    assert row["gold"] == "haversine_km(stops[0], stops[1])" and abs(row["nll_with"] - with_context["nll"]) < 1e-3
+    assert {"path": "geo/distance.py", "start_line": 1, "end_line": 2, "why": "imported"} in row["snippets"]
+
+
+def test_the_cursor_files_later_lines_are_not_there_to_retrieve(workspace, tiny_model, tmp_path):
+    later = "".join(f"\n\ndef filler_{i}(x):\n    return x + {i}\n" for i in range(12))
+    replay = "\n\ndef replay_trip(stops):\n    return haversine_km(stops[0], stops[1])\n"
+    write_files(workspace, {**FILES, "trips.py": FILES["trips.py"] + later + replay})
+    result = run_cli("eval", "retrieval-lift", "--workspace", str(workspace), "--tasks", "5",
+                     "--model", str(tiny_model), "--json", "--rows", str(tmp_path / "rows.jsonl"))
+    assert result.returncode == 0, result.stderr
+    [row] = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    # Only what exists when the line is first typed: nothing of trips.py after the cursor's line.
+    assert all(s["path"] != "trips.py" or s["end_line"] <= row["line"] for s in row["snippets"]), row["snippets"]
+    assert not row["gold_in_snippets"]

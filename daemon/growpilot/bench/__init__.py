@@ -12,4 +12,12 @@ def run_bench(args, settings) -> dict:
         from growpilot.bench.complete_bench import bench_complete
 
         return bench_complete(args, settings)
+    if args.what == "backend":
+        from growpilot.bench.backend_bench import bench_backend
+
+        return bench_backend(args, settings)
+    if args.what == "train":
+        from growpilot.bench.train_bench import bench_train
+
+        return bench_train(args, settings)
     raise ValueError(args.what)

@@ -1,145 +1,267 @@
-"""`growpilot bench complete`: where a completion's time goes, with the real default model.
+"""`growpilot bench complete`: completion latency as an editor sees it, with the real default model.
 
-- server overhead (everything but the model's forward passes), p50/p95;
-- end-to-end single-line completion, p50/p95, and its split (prefill, decode, tokens);
-- typing along a line (each request shares most of the previous prompt: KV-cache reuse);
-- cache hit and typed-ahead reuse, p95;
-- cancel → reply, and cancel → model free again;
-- RSS with the model loaded.
+It drives the real language server over stdio (`lsp_client`): didOpen/didChange, then
+`textDocument/inlineCompletion` with the default debounce; every latency is timed from the request (or
+`$/cancelRequest`) sent to the reply received. Each request's split (retrieval, prompt build, prefill,
+decode, tokens, source) is read afterwards from the daemon's events.sqlite, by the generation id the
+reply carries; the daemon's GROWPILOT_HOME is a throwaway folder sharing the model cache.
+
+- fully cold: the first request after start, at a new position;
+- settled: the first request after the cursor settles somewhere new (an edit there, ≥ 1 s idle),
+  p50/p95, its split and the server overhead (all but the model's forward passes and the debounce);
+- typing along a line: an edit and a request per 1–3 typed characters (typed-ahead hits left out);
+- cache hit (the same request again) and typed-ahead reuse (the suggestion's first character typed);
+- cancel → reply (`$/cancelRequest` sent → the error reply received), and cancel → the next request's
+  generation starting (that request is sent at the cancel's reply; an upper bound: it also waits for
+  its debounce and prompt);
+- RSS of the daemon process with the model loaded, and its peak.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
+import json
 import random
 import re
-import resource
+import shutil
+import sqlite3
+import tempfile
 import time
 from pathlib import Path
 
 from growpilot.bench.index_bench import _summary
-from growpilot.completion.engine import CompletionRequest
-from growpilot.config import Settings
-from growpilot.server.services import Services
+from growpilot.bench.lsp_client import (
+    Document,
+    LspClient,
+    generation_id,
+    inline_items,
+    rss_mb,
+)
+from growpilot.config import Settings, to_client
+from growpilot.indexing.filters import WorkspaceFilter
+from growpilot.paths import model_cache_dir
 
 _ASSIGN = re.compile(r"^(\s*[A-Za-z_][\w.]*\s*=\s*)(\S.{6,})$")
+SETTLE_S = 1.5  # idle after moving: ≥ 1 s, and the daemon has indexed the unsaved text (1 s of quiet) by then
+CANCEL_ROUNDS = 8
+CANCEL_AFTER_S = 0.4  # past the debounce and the prompt: inside prefill/decode
+TYPING_SAMPLES = 10  # model-served requests wanted while typing (typed-ahead hits do not count) …
+TYPING_LINES = 12  # … from at most this many lines
+SPLIT = ("retrieval", "prompt_build", "encode", "postprocess")
 
 
 def _positions(root: Path, files: list[str], n: int, seed: int = 0) -> list[tuple[str, int, int, str]]:
-    """(path, line, column, rest of line): cursors just after `name = ` in real code."""
+    """(path, line, column, rest of line): cursors just after `name = ` in real code (ASCII lines, so
+    LSP's UTF-16 columns are code points)."""
     found = []
     for rel in files:
         if not rel.endswith(".py"):
             continue
         for i, line in enumerate((root / rel).read_text(errors="replace").split("\n")):
-            if (m := _ASSIGN.match(line)) and "#" not in line:
+            if (m := _ASSIGN.match(line)) and "#" not in line and line.isascii():
                 found.append((str(root / rel), i, len(m.group(1)), m.group(2)))
     random.Random(seed).shuffle(found)
     return found[:n]
 
 
+class _Session:
+    """The daemon, its open documents, and its events.sqlite."""
+
+    def __init__(self, client: LspClient, home: Path):
+        self.client, self.home = client, home
+        self.docs: dict[str, Document] = {}
+        self._db: sqlite3.Connection | None = None
+
+    def doc(self, path: str) -> Document:
+        if path not in self.docs:
+            self.docs[path] = Document(self.client, Path(path))
+        return self.docs[path]
+
+    def ask(self, doc: Document, line: int, col: int) -> tuple[float, dict]:
+        """An inline request; (request → reply ms, reply)."""
+        msg_id, sent = doc.inline(line, col)
+        arrived, reply = self.client.reply(msg_id, timeout=300)
+        return (arrived - sent) * 1000, reply
+
+    def record(self, reply: dict) -> dict | None:
+        """The generation row the reply names (None for an empty reply: nothing is recorded)."""
+        gid = generation_id(reply)
+        if gid is None:
+            return None
+        if self._db is None:
+            self._db = sqlite3.connect(self.home / "events.sqlite", timeout=30)
+        deadline = time.monotonic() + 30
+        while True:  # the daemon writes it on a background thread, just after replying
+            row = self._db.execute("SELECT source, timings FROM generations WHERE id=?", (gid,)).fetchone()
+            if row is not None:
+                return {"source": row[0], **json.loads(row[1] or "{}")}
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"generation {gid} never reached events.sqlite")
+            time.sleep(0.02)
+
+    def settle_at(self, position, idle_s: float = SETTLE_S) -> tuple[Document, float, dict]:
+        """Move to a new position (an edit there: the rest of the line is gone, as if about to type it),
+        stay idle, then ask."""
+        path, line, col, _ = position
+        doc = self.doc(path)
+        doc.edit(line, col, len(doc.lines[line]), "")
+        time.sleep(idle_s)
+        ms, reply = self.ask(doc, line, col)
+        return doc, ms, reply
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
 def bench_complete(args, settings: Settings) -> dict:
-    settings = dataclasses.replace(settings, debounce_ms=0)  # requests come one after another
-    services = Services(settings)
-    try:
-        folder = services.add_folder(args.workspace)
-        services.index_folder(folder)
-        services.model.load(settings)
-        rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return asyncio.run(_run(services, folder, args.runs, rss_loaded))
-    finally:
-        services.close()
-
-
-async def _run(services: Services, folder, n: int, rss_loaded: float) -> dict:
-    engine = services.engine
-    backend = services.model.backend
-    positions = _positions(folder.root, sorted(folder.index.catalog.file_rows()), max(n, 10))
+    root = Path(args.workspace).resolve()
+    files = sorted(e.rel for e in WorkspaceFilter(root, settings).walk())
+    n = args.runs
+    positions = _positions(root, files, 1 + n + TYPING_LINES + CANCEL_ROUNDS)
     if not positions:
-        return {"error": f"no `name = value` lines in the Python files of {folder.root} to complete"}
-    texts = {p: Path(p).read_text(errors="replace") for p, *_ in positions}
-    path, line, _, _ = positions[0]
-    # Warm-up (first forward passes are slower) at the start of a line no measured request asks about:
-    # at a measured position it would turn that request into a cache hit.
-    await engine.complete(CompletionRequest(path, texts[path], line, 0), debounce=False)
-    total, overhead, model, prefill, decode, tokens, prompt_tokens = [], [], [], [], [], [], []
-    cache, typeahead = [], []
-    split: dict[str, list[float]] = {k: [] for k in ("retrieval_ms", "prompt_build_ms", "encode_ms", "postprocess_ms")}
-    for path, line, col, _ in positions[:n]:
-        backend.forget_cache()  # a cold request: no KV reuse from the previous position
-        req = CompletionRequest(path, texts[path], line, col)
-        s = await engine.complete(req, debounce=False)
-        t = engine.last_timings
-        total.append(t["total_ms"])
-        overhead.append(t["total_ms"] - t.get("model_ms", 0))
-        for k, values in split.items():
-            values.append(t.get(k, 0))
-        model.append(t.get("model_ms", 0))
-        prefill.append(t.get("prefill_ms", 0))
-        decode.append(t.get("decode_ms", 0) / max(t.get("new_tokens", 1), 1))
-        tokens.append(t.get("new_tokens", 0))
-        prompt_tokens.append(t.get("prompt_tokens", 0))
-        again = await engine.complete(req, debounce=False)
-        if again is not None:
-            cache.append(again.latency_ms)
-        if s is not None and len(s.text) >= 2:
-            lines = texts[path].split("\n")
-            lines[line] = lines[line][:col] + s.text[0] + lines[line][col:]
-            ahead = await engine.complete(CompletionRequest(path, "\n".join(lines), line, col + 1), debounce=False)
-            if ahead is not None and ahead.source == "typeahead":
-                typeahead.append(ahead.latency_ms)
-    typing = await _typing(engine, positions[0], texts)
-    cancel_reply, cancel_free = await _cancels(services, positions, texts)
+        return {"error": f"no `name = value` lines in the Python files of {root} to complete"}
+    home = Path(tempfile.mkdtemp(prefix="growpilot-bench-home-"))
+    # The daemon's state is thrown away; the converted models are shared (converting takes a minute).
+    client = LspClient(env={"GROWPILOT_HOME": str(home), "GROWPILOT_MODEL_CACHE": str(model_cache_dir())})
+    session = _Session(client, home)
+    try:
+        client.initialize(root, to_client(settings))  # the user's settings, default debounce included
+        client.wait_notification("growpilot/indexReady", timeout=3600)
+        ready = client.wait_notification("growpilot/modelReady", timeout=600)
+        if ready.get("error"):
+            return {"error": f"the model did not load: {ready['error']}"}
+        return _run(session, positions, n, settings)
+    finally:
+        session.close()
+        client.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _run(session: _Session, positions: list, n: int, settings: Settings) -> dict:
+    client = session.client
+    def pick(i: int):
+        return positions[i % len(positions)]  # a small workspace repeats positions
+
+    rss_loaded, _ = rss_mb(client.proc.pid)
+    model = client.command("growpilot.status")["model"]
+
+    cold_doc, cold_ms, cold = session.settle_at(pick(0))
+    _restore(cold_doc, pick(0))
+    settled, rows, cache, typeahead = [], [], [], []
+    for i in range(1, n + 1):
+        _, line, col, _ = pick(i)
+        doc, ms, reply = session.settle_at(pick(i))
+        row = session.record(reply)
+        if row is not None and row["source"] == "model":
+            settled.append(ms)
+            rows.append(row)
+        if row is not None:
+            ms, again = session.ask(doc, line, col)  # the same request again
+            if (session.record(again) or {}).get("source") == "cache":
+                cache.append(ms)
+            text = inline_items(reply)[0]["insertText"]
+            if len(text) >= 2:
+                doc.edit(line, col, col, text[0])  # the user types the suggestion's first character
+                ms, ahead = session.ask(doc, line, col + 1)
+                if (session.record(ahead) or {}).get("source") == "typeahead":
+                    typeahead.append(ms)
+        _restore(doc, pick(i))
+    typing = _typing(session, [pick(n + 1 + k) for k in range(TYPING_LINES)], min(TYPING_SAMPLES, n))
+    rounds = [(pick(k), pick(n + 1 + TYPING_LINES + k)) for k in range(min(CANCEL_ROUNDS, n))]
+    cancel_reply, cancel_free = _cancels(session, rounds, settings)
+    _, peak = rss_mb(client.proc.pid)
+
+    def figure(key: str, digits: int = 1, per_token: bool = False) -> dict:
+        values = [r.get(key, 0) / (max(r.get("new_tokens", 1), 1) if per_token else 1) for r in rows]
+        return _summary(values, digits) if values else {}
+
+    overhead = [r["total_ms"] - r.get("model_ms", 0) - settings.debounce_ms for r in rows]
     return {
-        "model": backend.name, "device": backend.device, "dtype": str(backend.dtype).replace("torch.", ""),
-        "requests": len(total),
-        "end_to_end_ms": _summary(total, 1), "server_overhead_ms": _summary(overhead, 2),
-        # the parts of it measured; the rest is thread hand-offs, the cache check and the record
-        "server_overhead_split_ms": {k.removesuffix("_ms"): _summary(v, 2) for k, v in split.items()},
-        "model_ms": _summary(model, 1), "prefill_ms": _summary(prefill, 1),
-        "decode_ms_per_token": _summary(decode, 1), "new_tokens": _summary(tokens, 0),
-        "prompt_tokens": _summary(prompt_tokens, 0),
+        "transport": "lsp-stdio", "model": model["name"], "device": model["device"], "dtype": model["dtype"],
+        "debounce_ms": settings.debounce_ms, "requests": len(settled),
+        "fully_cold_ms": round(cold_ms, 1), "fully_cold_source": (session.record(cold) or {}).get("source"),
+        # settled: the first request after the cursor settles somewhere new, request sent → reply received
+        "end_to_end_ms": _summary(settled, 1) if settled else {},
+        "server_total_ms": figure("total_ms"),  # inside the engine, debounce included
+        "transport_ms": _summary([e - r["total_ms"] for e, r in zip(settled, rows)], 2) if rows else {},
+        "server_overhead_ms": _summary(overhead, 2) if rows else {},
+        "server_overhead_split_ms": {k: figure(f"{k}_ms", 2) for k in SPLIT},
+        "model_ms": figure("model_ms"), "prefill_ms": figure("prefill_ms"),
+        "decode_ms_per_token": figure("decode_ms", per_token=True), "new_tokens": figure("new_tokens", 0),
+        "prompt_tokens": figure("prompt_tokens", 0), "kv_reuse_share": _share(rows),
         "typing_along_a_line_ms": typing,
-        "cache_hit_ms": _summary(cache, 2), "typed_ahead_ms": _summary(typeahead, 2),
-        "cancel_to_reply_ms": _summary(cancel_reply, 2), "cancel_to_model_free_ms": _summary(cancel_free, 1),
-        "rss_with_model_mb": round(rss_loaded, 1),
+        "cache_hit_ms": _summary(cache, 2) if cache else {}, "typed_ahead_ms": _summary(typeahead, 2) if typeahead else {},
+        "cancel_to_reply_ms": _summary(cancel_reply, 2) if cancel_reply else {"n": 0},
+        "cancel_to_model_free_ms": _summary(cancel_free, 1) if cancel_free else {"n": 0},
+        "rss_with_model_mb": rss_loaded, "peak_rss_mb": peak,
     }
 
 
-async def _typing(engine, position, texts) -> dict:
-    """Type the rest of a line three characters at a time, asking for a completion at each step."""
-    path, line, col, rest = position
-    lines = texts[path].split("\n")
-    latencies, reused = [], []
-    for k in range(0, min(len(rest), 24), 3):
-        lines_now = list(lines)
-        lines_now[line] = lines[line][: col + k]
-        s = await engine.complete(CompletionRequest(path, "\n".join(lines_now), line, col + k), debounce=False)
-        t = engine.last_timings
-        if s is None or s.source == "model":
-            latencies.append(t["total_ms"])
-            reused.append(t.get("reused_tokens", 0) / max(t.get("prompt_tokens", 1), 1))
-    return {**_summary(latencies, 1), "kv_reuse_share_median": round(sorted(reused)[len(reused) // 2], 3) if reused else 0}
+def _restore(doc: Document, position) -> None:
+    path, line, _, _ = position
+    original = Path(path).read_text(errors="replace").split("\n")[line]
+    if doc.lines[line] != original:
+        doc.edit(line, 0, len(doc.lines[line]), original)
 
 
-async def _cancels(services: Services, positions, texts, rounds: int = 8) -> tuple[list, list]:
-    engine = services.engine
-    engine.settings = Settings(**{**engine.settings.__dict__, "max_tokens": 200})
-    reply, free = [], []
-    loop = asyncio.get_running_loop()
-    for path, line, col, _ in positions[:rounds]:
-        services.model.backend.forget_cache()
-        task = asyncio.ensure_future(engine.complete(CompletionRequest(path, texts[path], line, 0), debounce=False))
-        await asyncio.sleep(0.4)  # inside prefill/decode
-        t0 = time.perf_counter()
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        reply.append((time.perf_counter() - t0) * 1000)
-        await loop.run_in_executor(engine._model_pool, lambda: None)  # runs once the generation has stopped
-        free.append((time.perf_counter() - t0) * 1000)
-    engine.settings = services.settings
-    return reply, free
+def _share(rows: list[dict]) -> float | None:
+    shares = sorted(r.get("reused_tokens", 0) / max(r.get("prompt_tokens", 1), 1) for r in rows)
+    return round(shares[len(shares) // 2], 3) if shares else None
+
+
+def _typing(session: _Session, lines: list, want: int, seed: int = 0) -> dict:
+    """Type the rest of lines 1–3 characters at a time (an edit, then a request, as an editor sends
+    them), after settling at each line's start, until `want` requests were served by the model
+    (typed-ahead hits, instant, are left out: a model that guesses the line right serves most steps so)."""
+    rng = random.Random(seed)
+    latencies, rows, typed_lines = [], [], 0
+    for position in lines:
+        if len(latencies) >= want:
+            break
+        typed_lines += 1
+        _, line, col, rest = position
+        doc, _, _ = session.settle_at(position)
+        typed = 0
+        while typed < min(len(rest), 24):
+            step = rest[typed:typed + rng.randint(1, 3)]
+            doc.edit(line, col + typed, col + typed, step)
+            typed += len(step)
+            ms, reply = session.ask(doc, line, col + typed)
+            row = session.record(reply)
+            if row is None or row["source"] == "model":
+                latencies.append(ms)
+                rows += [row] if row else []
+        _restore(doc, position)
+    return {**(_summary(latencies, 1) if latencies else {"n": 0}), "kv_reuse_share_median": _share(rows),
+            "lines": typed_lines}
+
+
+def _cancels(session: _Session, rounds: list, settings: Settings) -> tuple[list, list]:
+    """Cancel a request inside the model: `$/cancelRequest` sent → its reply; then the next request at a
+    new position: when its generation could start (its reply, less its own model time and what follows)."""
+    client = session.client
+    client.notify("workspace/didChangeConfiguration", {"settings": {"growpilot": {"maxTokens": 200}}})
+    reply_ms, free_ms = [], []
+    for (path, line, _, _), after in rounds:
+        doc = session.doc(path)
+        msg_id, _ = doc.inline(line, 0)  # the start of a line no other request asks about
+        time.sleep(CANCEL_AFTER_S)
+        if msg_id in client.replies:  # finished already: nothing to cancel
+            client.reply(msg_id)
+            continue
+        cancelled = client.cancel(msg_id)
+        arrived, reply = client.reply(msg_id)
+        if reply.get("error", {}).get("code") != -32800:
+            continue
+        reply_ms.append((arrived - cancelled) * 1000)
+        next_path, next_line, next_col, _ = after
+        next_doc = session.doc(next_path)
+        next_doc.edit(next_line, next_col, len(next_doc.lines[next_line]), "")
+        ms, reply = session.ask(next_doc, next_line, next_col)
+        row = session.record(reply)
+        if row is not None and row["source"] == "model":
+            # sent right after the cancel's reply: cancel → that generation's start
+            free_ms.append((arrived - cancelled) * 1000 + ms - row["model_ms"] - row.get("postprocess_ms", 0))
+        _restore(next_doc, after)
+    client.notify("workspace/didChangeConfiguration", {"settings": {"growpilot": {"maxTokens": settings.max_tokens}}})
+    return reply_ms, free_ms

@@ -29,6 +29,7 @@ from growpilot.config import Settings
 from growpilot.indexing.languages import language_of, line_comment
 from growpilot.learning.events import EventStore, GenerationRecord
 from growpilot.models.fim import Snippet
+from growpilot.models.healing import heal_split
 from growpilot.models.holder import ModelHolder
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ EXCLUDE_BEFORE, EXCLUDE_AFTER = 80, 30  # same-file lines around the cursor: alr
 
 @dataclass(frozen=True)
 class CompletionRequest:
-    path: str  # absolute file path
+    path: str  # absolute real path (symlinks resolved at the edge: the index names files by real path)
     text: str  # the document as the editor has it (unsaved changes included)
     line: int  # 0-based
     character: int  # 0-based, code points
@@ -68,6 +69,8 @@ class Workspace:
     search: Callable  # WorkspaceIndex.search
     definitions: Callable  # WorkspaceIndex.definitions
     members: Callable  # WorkspaceIndex.members
+    adapter: str | None = None  # the folder's promoted LoRA adapter (a peft folder); None: the base model
+    adapter_version: str | None = None  # its registry version (v3), recorded with every generation
 
 
 @dataclass
@@ -80,11 +83,12 @@ class _Shown:
 
 
 class CompletionEngine:
-    def __init__(self, model: ModelHolder, events: EventStore, settings: Settings,
+    def __init__(self, model: ModelHolder, events: EventStore, settings: Callable[[], Settings],
                  workspace_for: Callable[[str], Workspace | None] = lambda path: None):
+        """`settings` returns the current settings: their one owner is the caller (Services)."""
         self.model = model
         self.events = events
-        self.settings = settings
+        self._settings = settings
         self.workspace_for = workspace_for
         self._seq = 0
         self._running: threading.Event | None = None
@@ -93,6 +97,10 @@ class CompletionEngine:
         self.last_timings: dict = {}  # of the latest request that got as far as the model (benchmarks read it)
         self._prepare_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-prompt")
         self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-generate")
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
 
     # ----- the pipeline
     async def complete(self, req: CompletionRequest, debounce: bool = True) -> Suggestion | None:
@@ -109,7 +117,7 @@ class CompletionEngine:
         if (rest := self._typed_ahead(req.path, ctx)) is not None:
             return self._record(req, ws, ctx, "", rest, started, "typeahead", {})
         # The same context again (a re-trigger, a cursor moved back): the same answer, without retrieval.
-        key = _context_key(backend, self.settings, req.path, ctx)
+        key = _context_key(backend, self.settings, req.path, ctx, ws.adapter if ws else None)
         if (hit := self._cache.get(key)) is not None:
             self._cache.move_to_end(key)
             return self._record(req, ws, ctx, "", hit, started, "cache", {})
@@ -119,7 +127,7 @@ class CompletionEngine:
                 return None  # a newer keystroke superseded this one
         loop = asyncio.get_running_loop()
         t_prep = time.perf_counter()
-        prompt, timings = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend)
+        prompt, forced, timings = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend)
         timings["prepare_ms"] = _ms(t_prep)
         cancel = threading.Event()
         if self._running is not None:
@@ -127,7 +135,8 @@ class CompletionEngine:
         self._running = cancel
         try:
             gen = await loop.run_in_executor(self._model_pool, backend.generate, prompt.text, self.settings.max_tokens,
-                                             stop_rule(ctx.mode, ctx.prefix), cancel)
+                                             stop_rule(ctx.mode, ctx.prefix), cancel, forced,
+                                             ws.adapter if ws else None)
         except asyncio.CancelledError:
             cancel.set()
             raise
@@ -137,20 +146,25 @@ class CompletionEngine:
         if gen.stop_reason == "cancelled" or seq != self._seq:
             return None
         t_post = time.perf_counter()
-        text = postprocess(gen.text, ctx, backend.template.stops)
+        # The healed text is the user's own: what follows it is the suggestion.
+        text = postprocess(gen.text[len(forced):], ctx, backend.template.stops) if gen.text.startswith(forced) else None
         timings["postprocess_ms"] = _ms(t_post)
         self._cache[key] = text or ""
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return self._record(req, ws, ctx, prompt.text, text or "", started, "model", timings)
 
-    def _prepare(self, ws: Workspace | None, ctx: CursorContext, backend) -> tuple[BuiltPrompt, dict]:
+    def _prepare(self, ws: Workspace | None, ctx: CursorContext, backend) -> tuple[BuiltPrompt, str, dict]:
+        """The prompt, and the text its answer must start with (token healing: the prompt gives up the
+        cursor line's last token, so it never ends inside one)."""
         t0 = time.perf_counter()
         snippets = self.retrieve(ws, ctx)
         t1 = time.perf_counter()
-        prompt = self.build(ws, ctx, backend, snippets)
-        return prompt, {"retrieval_ms": round((t1 - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
-                        "snippets": [f"{x.path}" for x in prompt.snippets]}
+        forced = heal_split(ctx.line_prefix, backend.encode, backend.decode) if self.settings.token_healing else ""
+        healed = dataclasses.replace(ctx, prefix=ctx.prefix[:len(ctx.prefix) - len(forced)])
+        prompt = self.build(ws, healed, backend, snippets)
+        return prompt, forced, {"retrieval_ms": round((t1 - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
+                                "snippets": [f"{x.path}" for x in prompt.snippets], "healed": forced}
 
     def build(self, ws: Workspace | None, ctx: CursorContext, backend, snippets: list[Snippet],
               repo_format: bool | None = None) -> BuiltPrompt:
@@ -163,10 +177,21 @@ class CompletionEngine:
     def retrieve(self, ws: Workspace | None, ctx: CursorContext) -> list[Snippet]:
         """Snippets for the prompt, other files first and never the part of this file the prompt shows:
         definitions of the names used just before the cursor, then hybrid-search hits on those lines."""
+        return self.group(self.ranked_context(ws, ctx))
+
+    @staticmethod
+    def group(ranked: list[tuple]) -> list[Snippet]:
+        """Ranked (chunk, why) pairs as prompt snippets: one per file, its chunks in line order."""
+        return _by_file([chunk for chunk, _ in ranked])
+
+    def ranked_context(self, ws: Workspace | None, ctx: CursorContext) -> list[tuple]:
+        """(chunk, why) best first, at most `retrievalSnippets`: why is "imported" (a definition of a name
+        the file imports and has not used yet), "near" / "used" (of a name used on the last lines / before),
+        or "search" (a hybrid-search hit on the lines before the cursor)."""
         n = self.settings.retrieval_snippets
         if ws is None or not n:
             return []
-        chosen: list = list(self._definitions(ws, ctx, n))
+        chosen: list[tuple] = self._definitions(ws, ctx, n)
         lines = ctx.prefix.split("\n")[-QUERY_LINES:]
         query = "\n".join(reversed([line for line in lines if line.strip()]))  # nearest words first (BM25 keeps 24)
         if query.strip() and len(chosen) < n:
@@ -175,13 +200,13 @@ class CompletionEngine:
             def in_view(row) -> bool:
                 return row.path == ctx.path and row.end_line >= lo and row.start_line <= hi
 
-            seen = {c.id for c in chosen}
+            seen = {c.id for c, _ in chosen}
             hits = [h for h in ws.search(query, k=n * 2, exclude=in_view) if h.chunk_id not in seen]
-            chosen += [h for h in hits if h.path != ctx.path] + [h for h in hits if h.path == ctx.path]
-        return _by_file(chosen[:n])
+            chosen += [(h, "search") for h in hits if h.path != ctx.path] + [(h, "search") for h in hits if h.path == ctx.path]
+        return chosen[:n]
 
     @staticmethod
-    def _definitions(ws: Workspace, ctx: CursorContext, n: int) -> list:
+    def _definitions(ws: Workspace, ctx: CursorContext, n: int) -> list[tuple]:
         """Chunks from other files defining names the file needs. First what it imports but has not used
         yet (about to be called; what its own text cannot show) — those whose words the lines at the cursor
         use first (`trace_id = ` → gen_trace_id), then in import order —; then names on the last few lines
@@ -209,7 +234,8 @@ class CompletionEngine:
             last = uses[name][-1]
             return (1, -last) if last >= near else (2, -last)
 
-        return [_definition_view(ws, found[name]) for name in sorted(found, key=rank)[:n]]
+        why = ("imported", "near", "used")
+        return [(_definition_view(ws, found[name]), why[rank(name)[0]]) for name in sorted(found, key=rank)[:n]]
 
     def _typed_ahead(self, path: str, ctx: CursorContext) -> str | None:
         """The user typed the start of the last suggestion: the rest of it, instantly."""
@@ -233,9 +259,13 @@ class CompletionEngine:
             return None
         rec = GenerationRecord(workspace=ws.root if ws else None, path=ctx.path, line=req.line, character=req.character,
                                kind=req.kind, mode=ctx.mode, prompt=prompt, output=text, model=backend.name,
-                               adapter=backend.adapter, latency_ms=latency, source=source, timings=timings)
+                               adapter=ws.adapter_version if ws else None, latency_ms=latency, source=source, timings=timings)
         self.events.record_generation(rec)
         return Suggestion(text, rec.id, latency, source, ctx.mode, timings)
+
+    def forget_last(self) -> None:
+        """No typed-ahead reuse of the last suggestion (evaluations that want every request modelled)."""
+        self._last = None
 
     def shutdown(self) -> None:
         if self._running is not None:
@@ -265,9 +295,9 @@ def _by_file(chunks: list) -> list[Snippet]:
             for path, parts in files.items()]
 
 
-def _context_key(backend, settings: Settings, path: str, ctx: CursorContext) -> bytes:
+def _context_key(backend, settings: Settings, path: str, ctx: CursorContext, adapter: str | None) -> bytes:
     h = hashlib.blake2b(digest_size=16)
-    for part in (backend.name, str(backend.adapter), repr(settings), path, ctx.prefix, "\0", ctx.suffix):
+    for part in (backend.name, str(adapter), repr(settings), path, ctx.prefix, "\0", ctx.suffix):
         h.update(part.encode("utf-8", "surrogatepass"))
     return h.digest()
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The start of an import statement in the languages we read: Python, JS/TS (`import`, `require`), Java,
+# Kotlin, Go (`package`, `import (`), Rust (`use`), C/C++/Objective-C (`#include`, `#import`), C# (`using`).
+_STATEMENT = re.compile(r"\s*(?:import\b|from\s+\S+\s+import\b|#include\b|#import\b|using\s+[\w.]+\s*;"
+                        r"|(?:pub\s+)?use\s+[\w:{}, *]+;|package\s+[\w.]+|(?:const|let|var)\s.*\brequire\()")
 _PY_FROM = re.compile(r"^\s*from\s+\.*[\w.]*\s+import\s+(.*)$")
-_PY_IMPORT = re.compile(r"^\s*import\s+[\w.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w.]+(?:\s+as\s+\w+)?)*\s*$")
 _JS_IMPORT = re.compile(r"^\s*import\s+(?:type\s+)?(.*?)\s*from\s*['\"]", re.S)  # import X, { a, b as c } from '…'
-_JS_OPEN = re.compile(r"^\s*import\s+(?:type\s+)?\{[^}]*$")
 _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+\.(\w+)\s*;?\s*$")  # Java, Kotlin, Scala
 _RUST_USE = re.compile(r"^\s*(?:pub\s+)?use\s+[\w:]*?(?:::)?(?:\{([^}]*)\}|(\w+))\s*;")
+_CLOSER = {"(": ")", "{": "}"}
 
 
 @dataclass(frozen=True)
@@ -20,30 +23,63 @@ class Imported:
     local: str  # as this file calls it (`b as c` → c)
 
 
+@dataclass(frozen=True)
+class Statement:
+    first: int  # 0-based lines of `lines`, inclusive
+    last: int
+    text: str
+
+
+def import_statements(lines: list[str]) -> list[Statement]:
+    """The import statements among `lines`, in order; one opened with `(` or `{` (`from m import (`,
+    `import {`, Go's `import (`) spans the lines up to its closer. One still open at the end (being typed)
+    is not a statement yet. The one import reader of the project: prompt layout, retrieval and evals."""
+    return _scan(lines)[0]
+
+
 def split_imports(text: str) -> tuple[list[Imported], str]:
     """(the names `text`'s import statements bring in, in order; the rest of `text`, import statements
     removed). Python `from m import a, b as c` (parenthesized too), JS/TS `import X, { a, b as c } from`,
-    Java/Kotlin `import p.q.C`, Rust `use p::{A, B}`; module imports (`import os`) name no definition."""
-    names: list[Imported] = []
-    rest: list[str] = []
-    pending: list[str] = []  # lines of a statement still open: `from m import (` / `import {`
-    for line in text.split("\n"):
-        if pending:
-            pending.append(line)
-            statement = "\n".join(pending)
-            if (statement.startswith("from") and ")" in line) or _JS_IMPORT.match(statement):
-                names += _parse(statement)
-                pending = []
+    Java/Kotlin `import p.q.C`, Rust `use p::{A, B}`; module imports (`import os`) name no definition. An
+    unfinished statement at the end (still being typed) is neither."""
+    lines = text.split("\n")
+    statements, unfinished = _scan(lines)
+    names = [name for st in statements for name in _parse("\n".join(x.lstrip() for x in st.text.split("\n")))]
+    taken = {n for st in statements for n in range(st.first, st.last + 1)}
+    return names, "\n".join(line for n, line in enumerate(lines[:unfinished]) if n not in taken)
+
+
+def _scan(lines: list[str]) -> tuple[list[Statement], int]:
+    """(the statements, where an unfinished one starts: len(lines) when none is open)."""
+    out: list[Statement] = []
+    i = 0
+    while i < len(lines):
+        if not _STATEMENT.match(lines[i]):
+            i += 1
             continue
-        stripped = line.lstrip()
-        py_from = _PY_FROM.match(line)
-        if (py_from and "(" in line and ")" not in line) or _JS_OPEN.match(line):
-            pending = [stripped]
-        elif py_from or _JS_IMPORT.match(line) or _JAVA_IMPORT.match(line) or _RUST_USE.match(line):
-            names += _parse(stripped)
-        elif not _PY_IMPORT.match(line):
-            rest.append(line)
-    return names, "\n".join(rest)
+        closer, last = _left_open(lines[i]), i
+        while closer and closer not in _code(lines[last] if last > i else ""):
+            last += 1
+            if last == len(lines):
+                return out, i
+        out.append(Statement(i, last, "\n".join(lines[i:last + 1])))
+        i = last + 1
+    return out, len(lines)
+
+
+def _left_open(line: str) -> str | None:
+    """The closer a statement's first line still waits for (`from m import (` → `)`), or None."""
+    code = _code(line)
+    for opener, closer in _CLOSER.items():
+        at = code.find(opener)
+        if at >= 0 and closer not in code[at:]:
+            return closer
+    return None
+
+
+def _code(line: str) -> str:
+    """A line without its `#` comment (a `#include` line is all code)."""
+    return line if line.lstrip().startswith("#") else line.split("#")[0]
 
 
 def _parse(statement: str) -> list[Imported]:

@@ -3,10 +3,10 @@ tokenizer comes in as a `count_tokens` function."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from growpilot.completion.names import Statement, import_statements
 from growpilot.models.fim import FimTemplate, Snippet
 
 CountTokens = Callable[[str], int]
@@ -17,8 +17,6 @@ _MIN_SNIPPET_TOKENS = 32
 # 0.8 gained a little more on those lines, but would crowd out the code near the cursor elsewhere.
 IMPORTS_SHARE = 0.5
 IMPORT_SCAN_LINES = 80
-_IMPORT = re.compile(r"\s*(?:import\b|from\s+\S+\s+import\b|#include\b|#import\b|using\s+[\w.]+\s*;|use\s+[\w:{}, *]+;"
-                     r"|package\s+[\w.]+|(?:const|let|var)\s.*\brequire\()")
 
 
 @dataclass(frozen=True)
@@ -77,48 +75,35 @@ def fit_prefix(prefix: str, limit: int, count: CountTokens) -> tuple[str, int]:
     """The lines nearest the cursor within `limit` tokens; when that cuts the file's imports off, they
     stay on top (up to IMPORTS_SHARE of the room): they name what the code below is about to use."""
     text, cost = tail_lines(prefix, limit, count)
-    block = import_block(prefix)
-    if not block or prefix.count("\n") - text.count("\n") <= block[0]:
+    statements = head_imports(prefix)
+    if not statements or prefix.count("\n") - text.count("\n") <= statements[0].first:
         return text, cost  # no imports, or all of them in view
     lines = prefix.split("\n")
-    head, head_cost = first_statements(lines[block[0]:block[1] + 1], int(limit * IMPORTS_SHARE), count)
+    head, head_cost = first_statements(lines, statements, int(limit * IMPORTS_SHARE), count)
     if not head.strip():
         return text, cost
-    text, cost = tail_lines("\n".join(lines[block[1] + 1:]), limit - head_cost, count)
+    text, cost = tail_lines("\n".join(lines[statements[-1].last + 1:]), limit - head_cost, count)
     return f"{head}\n{text}", head_cost + cost
 
 
-def first_statements(lines: list[str], limit: int, count: CountTokens) -> tuple[str, int]:
-    """The first import statements of `lines`, whole (never half a parenthesized import), within `limit` tokens."""
-    statements: list[list[str]] = []
-    for line in lines:
-        if _IMPORT.match(line) or not statements:
-            statements.append([line])
-        else:
-            statements[-1].append(line)  # a continuation line, a comment or a blank line
-    kept: list[str] = []
-    cost = 0
-    for statement in statements:
-        c = sum(count(line + "\n") for line in statement)
+def first_statements(lines: list[str], statements: list[Statement], limit: int, count: CountTokens) -> tuple[str, int]:
+    """The file's first import statements, whole (never half a parenthesized import), with the lines
+    between them (comments, blank lines), within `limit` tokens."""
+    kept, cost, start = [], 0, statements[0].first
+    for st in statements:
+        part = lines[start:st.last + 1]
+        c = sum(count(line + "\n") for line in part)
         if cost + c > limit:
             break
-        kept += statement
+        kept += part
         cost += c
+        start = st.last + 1
     return "\n".join(kept), cost
 
 
-def import_block(prefix: str) -> tuple[int, int] | None:
-    """(first, last) line of the file's import statements among its first lines, a parenthesized
-    `from x import (` … `)` included; None without imports."""
-    lines = prefix.split("\n", IMPORT_SCAN_LINES)[:-1]  # whole lines only (never the cursor's); no full split
-    first = last = None
-    open_paren = False
-    for i, line in enumerate(lines):
-        if open_paren or _IMPORT.match(line):
-            first = i if first is None else first
-            last = i
-            open_paren = (open_paren or line.rstrip().endswith("(")) and ")" not in line
-    return (first, last) if first is not None else None
+def head_imports(prefix: str) -> list[Statement]:
+    """The import statements among the file's first lines (whole lines only: never the cursor's)."""
+    return import_statements(prefix.split("\n", IMPORT_SCAN_LINES)[:-1])
 
 
 def head_lines(text: str, limit: int, count: CountTokens) -> tuple[str, int]:

@@ -20,16 +20,16 @@ import random
 import re
 import statistics
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from growpilot.completion.context import CursorContext
+from growpilot.completion.names import import_statements
+from growpilot.eval.stats import bootstrap_ratio
 from growpilot.server.services import Services
 
 log = logging.getLogger(__name__)
 _SKIP_LINE = re.compile(r"^\s*(from\s|import\s|def\s|class\s|async\s+def\s|@|#)")
-_IMPORT = re.compile(r"^\s*(from\s|import\s)")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def build_tasks(files: dict[str, str], definitions: dict[str, set[str]], limit: 
         lines = text.split("\n")
         sites = call_sites(text)
         used_before: set[str] = set()
-        in_import = False  # inside `from x import (` … `)`
+        imports = {n for st in import_statements(lines) for n in range(st.first, st.last + 1)}
         for i, line in enumerate(lines):
             stripped = line.strip()
             if stripped and not _SKIP_LINE.match(line) and len(stripped) <= 160 and stripped not in seen:
@@ -62,9 +62,7 @@ def build_tasks(files: dict[str, str], definitions: dict[str, set[str]], limit: 
                         tasks.append(Task(path, i, m.start(1), line[m.start(1):].rstrip(), name, tuple(sorted(homes))))
                         seen.add(stripped)
                         break
-            if _IMPORT.match(line) or in_import:
-                in_import = (in_import or "(" in line) and ")" not in line
-            else:
+            if i not in imports:
                 used_before.update(re.findall(r"\b[A-Za-z_]\w*\b", line))
     random.Random(seed).shuffle(tasks)
     return tasks[:limit]
@@ -91,23 +89,22 @@ def _defines(text: str, name: str) -> bool:
     return re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", text, re.M) is not None
 
 
-def _definitions(services: Services, folder) -> dict[str, set[str]]:
-    rows = folder.index.catalog.conn.execute(
-        "SELECT DISTINCT symbol, path FROM chunks WHERE language='python' AND symbol IS NOT NULL AND instr(symbol, '.') = 0")
-    homes: dict[str, set[str]] = defaultdict(set)
-    for symbol, path in rows:
-        homes[symbol].add(path)
+def _definitions(folder) -> dict[str, set[str]]:
+    homes = folder.index.top_level_symbols("python")
     return {name: paths for name, paths in homes.items() if len(paths) <= 2}
 
 
-def run(services: Services, workspace: str, limit: int = 200, rows_path: str | None = None) -> dict:
+def run(services: Services, workspace: str, limit: int = 200, rows_path: str | None = None,
+        formats: tuple[str, ...] = ("with", "without", "comments")) -> dict:
+    """`formats`: which prompts to score per task (`with` snippets in the repo format, `without` any,
+    `comments`: snippets as comment lines)."""
     folder = services.add_folder(workspace)
     services.index_folder(folder)
     backend = services.model.backend
     engine = services.engine
     ws = services.workspace_for(str(folder.root))
-    files = {p: (folder.root / p).read_text(errors="replace") for p in folder.index.catalog.file_rows() if p.endswith(".py")}
-    tasks = build_tasks(files, _definitions(services, folder), limit)
+    files = {p: (folder.root / p).read_text(errors="replace") for p in folder.index.files() if p.endswith(".py")}
+    tasks = build_tasks(files, _definitions(folder), limit)
     started = time.perf_counter()
     rows = []
     for n, task in enumerate(tasks):
@@ -115,14 +112,24 @@ def run(services: Services, workspace: str, limit: int = 200, rows_path: str | N
         prefix = "\n".join(lines[: task.line] + [lines[task.line][: task.column]])
         suffix = "\n".join(lines[task.line + 1:])  # the hole is the rest of the line and its line break
         ctx = CursorContext(task.path, "python", prefix, suffix, task.line, "line")
-        snippets = engine.retrieve(ws, ctx)
+        # What exists when the line is first typed: the cursor's file up to the cursor, not its later lines.
+        folder.index.update_text(task.path, prefix)
+        try:
+            ranked = engine.ranked_context(ws, ctx)
+        finally:
+            folder.index.update_text(task.path, files[task.path])
+        snippets = engine.group(ranked)
         row = {"path": task.path, "line": task.line + 1, "name": task.name, "gold": task.gold,
+               "snippets": [{"path": c.path, "start_line": c.start_line, "end_line": c.end_line, "why": why}
+                            for c, why in ranked],
+               "gold_in_snippets": any(task.gold.strip() in s.text for s in snippets),
                "retrieved_definition": any(s.path in task.defined_in and _defines(s.text, task.name) for s in snippets)}
         gold = backend.encode(task.gold + "\n")  # as the file tokenizes it: `)` and `\n` are one token
         for label, context, repo_format in (("with", snippets, True), ("comments", snippets, False),
                                             ("without", [], True)):
-            prompt = engine.build(ws, ctx, backend, context, repo_format)
-            row[f"nll_{label}"], row[f"exact_{label}"] = backend.score(backend.encode(prompt.text), gold)
+            if label in formats:
+                prompt = engine.build(ws, ctx, backend, context, repo_format)
+                row[f"nll_{label}"], row[f"exact_{label}"] = backend.score(backend.encode(prompt.text), gold)
         rows.append(row)
         if (n + 1) % 10 == 0:
             log.info("retrieval-lift: %d/%d tasks, %.0fs", n + 1, len(tasks), time.perf_counter() - started)
@@ -130,16 +137,23 @@ def run(services: Services, workspace: str, limit: int = 200, rows_path: str | N
         Path(rows_path).write_text("".join(json.dumps(r) + "\n" for r in rows))
     if not rows:
         return {"tasks": 0, "error": "no cross-file call sites found in this workspace"}
-    mean = lambda key: statistics.fmean(r[key] for r in rows)  # noqa: E731
-    return {
-        "workspace": str(folder.root), "model": backend.name, "tasks": len(rows),
-        "nll_with_context": round(mean("nll_with"), 4), "nll_without_context": round(mean("nll_without"), 4),
-        "nll_ratio": round(mean("nll_with") / mean("nll_without"), 4),
-        "exact_match_with_context": round(mean("exact_with"), 4),
-        "exact_match_without_context": round(mean("exact_without"), 4),
-        "context_as_comments": {"nll": round(mean("nll_comments"), 4),
-                                "nll_ratio": round(mean("nll_comments") / mean("nll_without"), 4),
-                                "exact_match": round(mean("exact_comments"), 4)},
-        "definition_retrieved": round(mean("retrieved_definition"), 4),
-        "prompt_tokens": services.settings.prompt_tokens, "seconds": round(time.perf_counter() - started, 1),
-    }
+    return {"workspace": str(folder.root), "model": backend.name, "tasks": len(rows), **summarize(rows),
+            "prompt_tokens": services.settings.prompt_tokens, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def summarize(rows: list[dict]) -> dict:
+    """The figures of scored tasks: mean NLL per prompt, ratios against no context with a bootstrap 95%
+    interval (tasks resampled), exact match, and how often the definition / the gold text was shown."""
+    mean = lambda key: round(statistics.fmean(r[key] for r in rows), 4)  # noqa: E731
+    out: dict = {"nll_without_context": mean("nll_without"), "exact_match_without_context": mean("exact_without")}
+    for label, name in (("with", "with_context"), ("comments", "context_as_comments")):
+        if f"nll_{label}" not in rows[0]:
+            continue
+        ratio = statistics.fmean(r[f"nll_{label}"] for r in rows) / statistics.fmean(r["nll_without"] for r in rows)
+        lo, hi = bootstrap_ratio([r[f"nll_{label}"] for r in rows], [r["nll_without"] for r in rows])
+        out[name] = {"nll": mean(f"nll_{label}"), "nll_ratio": round(ratio, 4),
+                     "nll_ratio_ci95": [round(lo, 4), round(hi, 4)], "exact_match": mean(f"exact_{label}")}
+    out["definition_retrieved"] = mean("retrieved_definition")
+    out["gold_in_snippets"] = mean("gold_in_snippets")
+    out["tasks_with_snippets"] = round(statistics.fmean(bool(r["snippets"]) for r in rows), 4)
+    return out

@@ -1,11 +1,14 @@
-"""The catalog: what is indexed, in SQLite (WAL). The source of truth the FAISS file is rebuilt from.
+"""The catalog: what is indexed, in SQLite (WAL). The source of truth the vector store is rebuilt from.
 
 - files: per workspace file its size, mtime and content hash;
-- chunks: per chunk its lines, symbol, text and content hash (`id` is monotonic, never reused);
+- chunks: per chunk its lines, symbol, text and content hash. `id` is monotonic and never reused
+  (AUTOINCREMENT), and a chunk never changes while it lives, so it is also the chunk's vector id;
 - chunks_fts: BM25 over chunk text (FTS5), kept in step with `chunks` by triggers — same transaction;
-- embeddings: vectors by chunk content hash, so unchanged content (touch, rename, branch switch)
-  is never embedded twice;
-- meta: counters and the embedder's identity.
+- embeddings: vectors by chunk content hash — the only copy of each vector we own (the vector store
+  is a search cache of it), so unchanged content (touch, rename, branch switch) is never embedded twice;
+- meta: schema version, counters and the embedder's identity.
+
+Only this module talks SQL to these tables.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import numpy as np
 from growpilot.indexing.chunker import Chunk
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = "1"
+# 2: chunk ids are the vector ids (schema 1 kept vector ids in a `vector_ids` table, each vector twice).
+SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(
@@ -130,6 +134,28 @@ class Catalog:
     def add_embedded(self, count: int) -> None:
         self.set_meta("embedded_total", str(int(self.meta("embedded_total", "0")) + count))
 
+    # ----- schema and resets (the owner runs them in a transaction)
+    def outdated(self) -> bool:
+        """A new catalog, or one from before SCHEMA_VERSION: ids in any vector store beside it mean nothing."""
+        return self.meta("schema") != SCHEMA_VERSION
+
+    def migrate(self) -> None:
+        """Bring an outdated catalog to SCHEMA_VERSION. Schema 1's vector table goes: every vector it held
+        is also in `embeddings` (by hash), so nothing is embedded again."""
+        self.conn.execute("DROP TABLE IF EXISTS vector_ids")
+        self.set_meta("schema", SCHEMA_VERSION)
+
+    def forget_all(self) -> None:
+        """Forget every file, chunk and vector (the embedder changed: its vectors are another space)."""
+        self.conn.execute("DELETE FROM chunks")
+        self.conn.execute("DELETE FROM files")
+        self.clear_vectors()
+
+    def forget_files(self) -> None:
+        """Forget the files' stat and hash only, so the next sync re-chunks every file (chunks and their
+        vectors stay until then and are reused by content)."""
+        self.conn.execute("DELETE FROM files")
+
     # ----- files
     def file_rows(self, under: str | None = None) -> dict[str, FileRow]:
         """Known files, all or those at/under one workspace-relative path."""
@@ -206,6 +232,20 @@ class Catalog:
     def live_chunk_ids(self) -> set[int]:
         return {r[0] for r in self.conn.execute("SELECT id FROM chunks")}
 
+    def paths_without_vectors(self) -> list[str]:
+        """Files with a chunk whose content has no stored vector (never the case unless the database was
+        edited by hand: chunks and their vectors are written in one transaction)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT path FROM chunks WHERE hash NOT IN (SELECT hash FROM embeddings)")]
+
+    def top_level_symbols(self, language: str) -> dict[str, set[str]]:
+        homes: dict[str, set[str]] = {}
+        for symbol, path in self.conn.execute(
+                "SELECT DISTINCT symbol, path FROM chunks WHERE language=? AND symbol IS NOT NULL "
+                "AND instr(symbol, '.') = 0", (language,)):
+            homes.setdefault(symbol, set()).add(path)
+        return homes
+
     def counts(self) -> tuple[int, int]:
         files = self.conn.execute("SELECT count(*) FROM files").fetchone()[0]
         chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
@@ -220,6 +260,18 @@ class Catalog:
             rows = self.conn.execute(
                 f"SELECT hash, vec FROM embeddings WHERE hash IN ({','.join('?' * len(part))})", part)
             out.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+        return out
+
+    def chunk_vectors(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The stored vector of each of these chunks (by its content hash), by chunk id."""
+        ids = list(ids)
+        out: dict[int, np.ndarray] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            rows = self.conn.execute(
+                "SELECT c.id, e.vec FROM chunks c JOIN embeddings e ON e.hash = c.hash "
+                f"WHERE c.id IN ({','.join('?' * len(part))})", part)
+            out.update((cid, np.frombuffer(v, dtype=np.float32)) for cid, v in rows)
         return out
 
     def put_vectors(self, vectors: dict[str, np.ndarray]) -> None:

@@ -3,7 +3,9 @@
 Ignore rules follow git: `.gitignore` at every level (plus `.git/info/exclude`), then
 `.growpilotignore` files with the same syntax; vendored directories are skipped by name. Content
 gates skip binary files (NUL bytes), oversized files and minified/generated ones (line-length gates).
-Symlinks are followed by real path, each real file or directory visited once (no loops).
+Symlinks are followed by real path, each real file or directory visited once (no loops), and only
+while their target stays inside the workspace (a link to `$HOME` must not index the home folder), unless
+the `followExternalSymlinks` setting allows it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,14 @@ class WorkspaceFilter:
         """Whether a workspace-relative file path could be indexed (name rules only, no I/O on it)."""
         return not self._parents_ignored(rel) and self.accepts_name(rel)
 
+    def inside(self, path: str) -> bool:
+        """Whether a path's real location is allowed: inside the workspace, or anywhere when the settings
+        follow external symlinks."""
+        if self.settings.follow_external_symlinks:
+            return True
+        real = os.path.realpath(path)
+        return real == str(self.root) or real.startswith(str(self.root) + os.sep)
+
     # ----- walking
     def walk(self, start_rel: str = "") -> list[FileEntry]:
         """All indexable files under `start_rel` (the whole workspace by default), sorted by path."""
@@ -117,6 +127,9 @@ class WorkspaceFilter:
         for entry in entries:
             child_rel = f"{rel}/{entry.name}" if rel else entry.name
             try:
+                if entry.is_symlink() and not self.inside(entry.path):
+                    log.debug("not following %s: it leads out of the workspace", entry.path)
+                    continue
                 is_dir = entry.is_dir()  # follows symlinks
                 if is_dir:
                     if not self.ignored(child_rel, True):
@@ -125,7 +138,8 @@ class WorkspaceFilter:
                 if not entry.is_file() or not self.accepts_name(child_rel):
                     continue
                 st = entry.stat()
-                file_real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
+                # Under a linked folder the entry's own path is not its real one: build it from the folder's.
+                file_real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(real, entry.name)
                 if file_real in seen_files:
                     continue
                 seen_files.add(file_real)
@@ -141,7 +155,8 @@ class WorkspaceFilter:
             st = path.stat()
         except OSError:
             return None
-        if not path.is_file() or st.st_size > self.settings.max_file_bytes or not self.accepts(rel):
+        if (not path.is_file() or st.st_size > self.settings.max_file_bytes or not self.accepts(rel)
+                or not self.inside(str(path))):
             return None
         return FileEntry(rel, str(path), st.st_size, st.st_mtime_ns)
 

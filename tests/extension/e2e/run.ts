@@ -1,13 +1,18 @@
 /**
  * End-to-end test of the packaged extension in a real VS Code (code-server + Chromium) against the
  * real Growpilot daemon: index → ghost text → Tab → 👍 CodeLens → the daemon counts the rating (and a
- * 👎 from the keybinding) → reindex with a progress notification → search → toggle → Retrain Now's
- * answer → a broken Python gives ONE error → recovery → a crashed daemon gives ONE error → Restart.
+ * 👎 from the keybinding) → reindex with a progress notification → search → toggle → Retrain Now
+ * trains (status bar progress) and Cancel Training stops it with ONE outcome message → Roll Back Adapter
+ * with nothing to roll back to → Show Adapters → a broken Python gives ONE error → recovery → a crashed
+ * daemon gives ONE error → Restart.
+ * growpilot.pythonPath is not set and the workspace has its own `.venv` without growpilot, as most
+ * Python projects do: the extension must pass over it and run the Python recorded in
+ * `$GROWPILOT_HOME/daemon-python` (as scripts/setup.sh writes it).
  *
- * Env: GROWPILOT_E2E_PYTHON (default <repo>/.venv/bin/python), GROWPILOT_E2E_MODEL (growpilot.modelPath,
- * e.g. a tiny model for speed), GROWPILOT_E2E_READY_TIMEOUT (s, default 900), GROWPILOT_E2E_KEEP=1 (keep
- * the temp dir), GROWPILOT_E2E_DOCS_SCREENSHOT=1 (also write docs/screenshot.png). The daemon gets a temp
- * GROWPILOT_HOME whose models/ links to the user's model cache.
+ * Env: GROWPILOT_E2E_PYTHON (default <repo>/.venv/bin/python; the Python recorded), GROWPILOT_E2E_MODEL
+ * (growpilot.modelPath, e.g. a tiny model for speed), GROWPILOT_E2E_READY_TIMEOUT (s, default 900),
+ * GROWPILOT_E2E_KEEP=1 (keep the temp dir), GROWPILOT_E2E_DOCS_SCREENSHOT=1 (also write
+ * docs/screenshot.png). The daemon gets a temp GROWPILOT_HOME whose models/ links to the user's model cache.
  * Screenshots and logs go to artifacts/e2e/.
  */
 import { spawnSync } from "node:child_process";
@@ -31,12 +36,13 @@ type Step = (bench: Workbench) => Promise<string | void>;
 async function main(): Promise<number> {
   await fs.rm(artifacts, { recursive: true, force: true });
   await fs.mkdir(artifacts, { recursive: true });
-  const probe = spawnSync(python, ["-c", "import growpilot"], { encoding: "utf8" });
+  const probe = spawnSync(python, ["-c", "import growpilot, sys; print(sys.executable)"], { encoding: "utf8" });
   if (probe.status !== 0) {
     console.error(`not ok - the daemon is not importable by ${python}: ${(probe.stderr || String(probe.error)).trim()}`);
     console.error("0 passed, 1 failed");
     return 1;
   }
+  const daemonPython = probe.stdout.trim(); // absolute, as scripts/setup.sh records it
   const vsix = path.join(root, "dist", "growpilot.vsix");
   await fs.access(vsix).catch(() => {
     throw new Error(`${vsix} is missing: run npm run package first`);
@@ -46,10 +52,12 @@ async function main(): Promise<number> {
   const workspace = path.join(tmp, "workspace");
   await fs.cp(path.join(root, "tests", "extension", "fixtures", "workspace"), workspace, { recursive: true });
   await writeGeneratedModules(workspace, 1);
+  const projectVenvPython = await writeProjectVenv(workspace);
   const growpilotHome = path.join(tmp, "growpilot-home");
   await shareModelCache(growpilotHome);
+  await fs.writeFile(path.join(growpilotHome, "daemon-python"), `${daemonPython}\n`); // as scripts/setup.sh
   const settings: Record<string, unknown> = {
-    "growpilot.pythonPath": python,
+    // No growpilot.pythonPath: the extension finds the daemon's Python through the record above.
     ...(process.env.GROWPILOT_E2E_MODEL ? { "growpilot.modelPath": process.env.GROWPILOT_E2E_MODEL } : {}),
     "editor.inlineSuggest.enabled": true,
     // Only ghost text: the suggest widget would take the Tab.
@@ -86,6 +94,10 @@ async function main(): Promise<number> {
     bench = await Workbench.open(`${server.url}/?folder=${encodeURIComponent(workspace)}`, path.join(tmp, "chromium"), artifacts);
     const steps: [string, Step][] = [
       ["the status bar shows the index and the model ready", waitReady],
+      [
+        "the daemon runs the recorded Python, passing over the workspace's .venv without growpilot",
+        () => recordedPython(vscode, daemonPython, projectVenvPython),
+      ],
       ["typing in a Python file shows ghost text from the daemon", ghostText],
       ["Tab accepts it and a rating CodeLens appears above it", acceptWithTab],
       ["clicking 👍 thanks, then the lens goes away", clickThumbsUp],
@@ -94,7 +106,9 @@ async function main(): Promise<number> {
       ["Reindex Workspace shows the daemon's progress notification", (b) => reindex(b, workspace)],
       ["Search Codebase opens a hit", search],
       ["Toggle Completions flips the status bar", toggleCompletions],
-      ["Retrain Now says what this daemon can do", retrain],
+      ["Retrain Now starts training, the status bar shows it, Cancel Training stops it with ONE message", retrainAndCancel],
+      ["Roll Back Adapter with no adapter says so, as information", rollbackNothing],
+      ["Show Adapters lists the base model as the active one", showAdapters],
       ["a broken pythonPath gives ONE error with Open Log", (b) => brokenPython(b, vscode, settings)],
       ["restoring the setting restarts the daemon", (b) => recover(b, vscode, settings)],
       ["a daemon crash gives ONE error; its Restart Daemon button brings it back", (b) => crash(b, vscode)],
@@ -136,6 +150,47 @@ async function shareModelCache(growpilotHome: string): Promise<void> {
   await fs.mkdir(shared, { recursive: true });
   await fs.mkdir(growpilotHome, { recursive: true });
   await fs.symlink(shared, path.join(growpilotHome, "models"));
+}
+
+/** A project's own `.venv` that cannot import growpilot (no pip, nothing installed): most projects have one. */
+async function writeProjectVenv(workspace: string): Promise<string> {
+  const venv = path.join(workspace, ".venv");
+  const made = spawnSync(python, ["-m", "venv", "--without-pip", venv], { encoding: "utf8", timeout: 60_000 });
+  if (made.status !== 0) throw new Error(`python -m venv ${venv} failed: ${made.stderr || made.error}`);
+  const venvPython = path.join(venv, "bin", "python");
+  if (spawnSync(venvPython, ["-c", "import growpilot"]).status === 0) {
+    throw new Error(`${venvPython} imports growpilot, so it cannot stand for a project's venv without it`);
+  }
+  return venvPython;
+}
+
+/**
+ * The daemon's command line names the recorded Python (not the project's .venv), and the Growpilot
+ * log says why the .venv was passed over.
+ */
+async function recordedPython(server: CodeServer, recorded: string, projectVenvPython: string): Promise<string> {
+  const daemons = await server.processes(/-m growpilot serve/);
+  if (daemons.length !== 1) throw new Error(`expected one daemon process, found ${JSON.stringify(daemons)}`);
+  const argv = (await fs.readFile(`/proc/${daemons[0]}/cmdline`, "utf8")).split("\0");
+  if (argv[0] !== recorded) throw new Error(`the daemon runs ${JSON.stringify(argv)}, not the recorded ${recorded}`);
+  const skipped = `Not using ${projectVenvPython} (workspace venv): \`import growpilot\` fails`;
+  const line = await waitForLogLine(path.join(server.userDataDir, "logs"), skipped, 20_000);
+  return line.trim().slice(0, 160);
+}
+
+/** The first line containing `text` in a `*.log` file under `dir` (the output channel's file is flushed lazily). */
+async function waitForLogLine(dir: string, text: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const files = (await fs.readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith(".log"));
+    for (const file of files) {
+      const content = await fs.readFile(path.join(dir, file), "utf8").catch(() => "");
+      const line = content.split("\n").find((l) => l.includes(text));
+      if (line) return line;
+    }
+    if (Date.now() > deadline) throw new Error(`no log file under ${dir} has "${text}" (${files.length} log files)`);
+    await sleep(500);
+  }
 }
 
 /**
@@ -315,14 +370,69 @@ async function toggleCompletions(bench: Workbench): Promise<void> {
   await bench.waitFor("completions back on", 10_000, async () => READY.test(await bench.statusBarText()));
 }
 
-async function retrain(bench: Workbench): Promise<string> {
+/**
+ * A real cycle on the real default model: the workspace (2 files + 150 generated modules) is enough to
+ * hold files out, so the daemon starts training; it is cancelled as soon as the status bar shows it
+ * (a CPU run takes many minutes), which ends the cycle with the daemon's "training was cancelled".
+ */
+async function retrainAndCancel(bench: Workbench): Promise<string> {
   const from = (await bench.notificationLog()).length;
   await bench.runCommand("Growpilot: Retrain Now");
-  return bench.waitFor("the Retrain Now answer", 15_000, async () =>
-    (await bench.notificationsSeen(from)).find((t) =>
-      /Retraining is not available in this version of the Growpilot daemon|started retraining/.test(t),
-    ),
+  const started = await bench.waitFor("the Retrain Now answer", 30_000, async () =>
+    (await bench.notificationsSeen(from)).find((t) => /Growpilot is training|Growpilot cannot train|Growpilot could not train|failed/.test(t)),
   );
+  if (!started.includes("Growpilot is training workspace…")) throw new Error(`Retrain Now did not start a cycle: "${started}"`);
+  const training = await bench.waitFor("the status bar to show the training", 30_000, async () => {
+    const text = await bench.statusBarText();
+    return /Growpilot: (training|evaluating)/.test(text) ? text : undefined;
+  });
+  await bench.screenshot("training");
+  // The palette offers Cancel Training (not Retrain Now) while a cycle runs.
+  await bench.runCommand("Growpilot: Cancel Training");
+  const outcome = await bench.waitFor("the outcome of the cancelled cycle", 180_000, async () =>
+    (await bench.notificationsSeen(from)).find((t) => /Growpilot stopped training|Growpilot could not train|promoted for|rejected for/.test(t)),
+  );
+  if (!/Growpilot stopped training workspace: training was cancelled/.test(outcome) || !outcome.includes("Show Adapters")) {
+    throw new Error(`the outcome message is "${outcome}"`);
+  }
+  await bench.screenshot("training-cancelled");
+  const status = await bench.waitFor("the status bar back to ready", 30_000, async () => {
+    const text = await bench.statusBarText();
+    return READY.test(text) ? text : undefined;
+  });
+  if (!status.includes("· base")) throw new Error(`the status bar should name the base model: "${status}"`);
+  await sleep(2_000); // a second copy of the outcome would be up by now
+  const outcomes = (await bench.notificationLog()).slice(from).filter((e) => /did not finish|stopped training/.test(e.text));
+  if (new Set(outcomes.map((e) => e.id)).size !== 1) throw new Error(`expected one outcome message, saw ${JSON.stringify(outcomes)}`);
+  return `"${training}" → "${outcome.slice(0, 160)}" → "${status}"`;
+}
+
+async function rollbackNothing(bench: Workbench): Promise<string> {
+  const from = (await bench.notificationLog()).length;
+  await bench.runCommand("Growpilot: Roll Back Adapter");
+  const answer = await bench.waitFor("the Roll Back answer", 15_000, async () =>
+    (await bench.notificationsSeen(from)).find((t) => /roll back|rolled|failed/i.test(t)),
+  );
+  if (!/Growpilot: nothing to roll back to/.test(answer) || /failed/.test(answer)) throw new Error(`Roll Back Adapter answered "${answer}"`);
+  const toast = bench.page.locator(".notification-toast", { hasText: "nothing to roll back to" }).first();
+  const icon = (await toast.locator(".notification-list-item-icon").getAttribute("class").catch(() => null)) ?? "";
+  if (!/info/.test(icon) || /error|warning/.test(icon)) throw new Error(`the answer is not an information message (icon "${icon}")`);
+  await bench.screenshot("rollback-nothing");
+  return answer;
+}
+
+async function showAdapters(bench: Workbench): Promise<string> {
+  await bench.runCommand("Growpilot: Show Adapters");
+  const rows = await bench.waitFor("the Show Adapters quick pick", 15_000, async () => {
+    const found = await bench.quickPickRows();
+    return found.some((r) => r.includes("base model")) ? found : undefined;
+  });
+  await bench.screenshot("show-adapters");
+  await bench.page.keyboard.press("Escape");
+  const base = rows.find((r) => r.includes("base model")) ?? "";
+  if (!base.includes("active")) throw new Error(`the base model is not marked active: ${JSON.stringify(rows)}`);
+  if (!rows.some((r) => r.includes("Retrain Now"))) throw new Error(`no Retrain Now action: ${JSON.stringify(rows)}`);
+  return rows.join(" | ");
 }
 
 async function brokenPython(bench: Workbench, server: CodeServer, settings: Record<string, unknown>): Promise<string> {

@@ -5,15 +5,18 @@ import { test } from "node:test";
 import {
   DAEMON_SETTINGS,
   EXTENSION_SETTINGS,
+  RESTRICTED_SETTINGS,
+  type SettingInspection,
   changeEffect,
   expandHome,
   toInitializationOptions,
+  trustAwareSettings,
 } from "../../../extension/src/settings";
 
 // Tests run bundled from out/unit/ (see package.json "build:tests").
 const root = path.resolve(__dirname, "../..");
 const manifest = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
-const contributed: Record<string, { default: unknown }> = manifest.contributes.configuration.properties;
+const contributed: Record<string, { default: unknown; scope?: string }> = manifest.contributes.configuration.properties;
 
 /** PROTOCOL.md's settings table: `| \`key\` | type | default | meaning |` → key → default. */
 function protocolDefaults(): Map<string, unknown> {
@@ -88,4 +91,47 @@ test("model, interpreter, threading and indexing changes restart; the rest is se
   assert.equal(changeEffect(changed("maxTokens", "modelPath")), "restart");
   assert.equal(changeEffect(changed("trainingSchedule")), "none");
   assert.equal(changeEffect(() => false), "none");
+});
+
+/** A `WorkspaceConfiguration` stand-in: per key, the values at each level; `get` merges them as VS Code does. */
+function configuration(values: Record<string, SettingInspection<unknown>>) {
+  return {
+    inspect: <T>(key: string) => values[key] as SettingInspection<T> | undefined,
+    get: <T>(key: string) => {
+      const v = values[key];
+      return (v?.workspaceFolderValue ?? v?.workspaceValue ?? v?.globalValue ?? v?.defaultValue) as T | undefined;
+    },
+  };
+}
+
+test("package.json: limited support in untrusted workspaces, restricting exactly RESTRICTED_SETTINGS", () => {
+  const untrusted = manifest.capabilities?.untrustedWorkspaces;
+  assert.equal(untrusted?.supported, "limited");
+  assert.match(untrusted.description, /\.venv/);
+  assert.deepEqual(untrusted.restrictedConfigurations, RESTRICTED_SETTINGS.map((key) => `growpilot.${key}`));
+  assert.equal(contributed["growpilot.pythonPath"].scope, "machine");
+});
+
+test("untrusted: modelPath/embedderPath take only the user's value or the default; other keys as merged", () => {
+  const config = configuration({
+    modelPath: { defaultValue: "", globalValue: "/models/mine", workspaceValue: "./evil-model" },
+    embedderPath: { defaultValue: "", workspaceFolderValue: "./evil-embedder" },
+    maxTokens: { defaultValue: 64, workspaceValue: 16 },
+  });
+  const untrusted = trustAwareSettings(config, false);
+  assert.equal(untrusted.get("modelPath"), "/models/mine");
+  assert.equal(untrusted.get("embedderPath"), "");
+  assert.equal(untrusted.get("maxTokens"), 16);
+  assert.deepEqual(toInitializationOptions(untrusted, "/h"), { modelPath: "/models/mine", embedderPath: "", maxTokens: 16 });
+  // Once trusted, the workspace's values count.
+  const trusted = trustAwareSettings(config, true);
+  assert.equal(trusted.get("modelPath"), "./evil-model");
+  assert.equal(trusted.get("embedderPath"), "./evil-embedder");
+});
+
+test("pythonPath never comes from a workspace, trusted or not", () => {
+  const config = configuration({ pythonPath: { defaultValue: "", workspaceValue: "./bin/python" } });
+  for (const trusted of [true, false]) assert.equal(trustAwareSettings(config, trusted).get("pythonPath"), "", String(trusted));
+  const user = configuration({ pythonPath: { defaultValue: "", globalValue: "/usr/bin/python3", workspaceValue: "./py" } });
+  assert.equal(trustAwareSettings(user, false).get("pythonPath"), "/usr/bin/python3");
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isIndexing, parseCounts } from "../../../extension/src/progress";
+import { isIndexing, isTraining, parseCounts, progressKind } from "../../../extension/src/progress";
 import { DaemonStatus, shortModelName, statusEntries } from "../../../extension/src/status";
 
 test("progress messages give counts", () => {
@@ -16,6 +16,21 @@ test("indexing progress is recognised by its begin title", () => {
   assert.equal(isIndexing({ kind: "begin", title: "Training adapter" }), false);
   assert.equal(isIndexing({ kind: "begin", title: "Reindexing" }), false);
   assert.equal(isIndexing({ kind: "report" }), false);
+});
+
+test("training progress is told apart from indexing by its title's first word", () => {
+  assert.equal(progressKind({ kind: "begin", title: "Growpilot: training shop" }), "training");
+  assert.equal(progressKind({ kind: "begin", title: "Growpilot: indexing shop" }), "indexing");
+  assert.equal(progressKind({ kind: "begin", title: "Indexing shop" }), "indexing");
+  // The folder's name must not decide it.
+  assert.equal(progressKind({ kind: "begin", title: "Growpilot: training indexing-tools" }), "training");
+  assert.equal(progressKind({ kind: "begin", title: "Growpilot: indexing training-data" }), "indexing");
+  assert.equal(isIndexing({ kind: "begin", title: "Growpilot: training indexing-tools" }), false);
+  assert.equal(progressKind({ kind: "begin", title: "Growpilot: loading the model" }), undefined);
+  assert.equal(progressKind({ kind: "begin", title: "Growpilot: retraining" }), undefined);
+  assert.equal(progressKind({ kind: "report", title: "Growpilot: training shop" }), undefined);
+  assert.equal(isTraining({ kind: "begin", title: "Growpilot: training shop" }), true);
+  assert.equal(isTraining({ kind: "begin", title: "Growpilot: indexing shop" }), false);
 });
 
 test("model names lose their folders and .gguf", () => {
@@ -56,7 +71,7 @@ test("status bar: model before index, reindex, adapter, completions off", () => 
   status.modelReady({ model: "tiny", adapter: "v3" });
   assert.equal(status.view().text, "$(sync~spin) Growpilot: indexing");
   status.indexReady();
-  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · v3");
+  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · adapter v3");
   status.progressBegin(7);
   status.progressReport(7, "5/10 files");
   assert.equal(status.view().text, "$(sync~spin) Growpilot: indexing 5/10");
@@ -103,7 +118,7 @@ test("status quick pick rows from growpilot.status", () => {
   const entries = statusEntries({
     version: "0.1.0",
     folders: [
-      { folderUri: "file:///work/my%20app", files: 12, chunks: 40, vectors: 40, embeddedTotal: 40, ready: true },
+      { folderUri: "file:///work/my%20app", files: 12, chunks: 40, vectors: 40, embedded_total: 40, ready: true },
       { folderUri: "file:///work/lib/", files: 3, chunks: 0, vectors: 0, ready: false },
     ],
     model: { name: "/m/tiny.gguf", device: "cpu", loaded: true, adapter: null, error: null },
@@ -122,4 +137,106 @@ test("status quick pick rows from growpilot.status", () => {
     label: "$(hubot) Model",
     description: "m · failed: boom",
   });
+});
+
+test("status bar: training progress, its outcome, then the promoted adapter", () => {
+  const status = new DaemonStatus();
+  status.starting(true);
+  status.running();
+  status.indexReady();
+  status.modelReady({ model: "/m/qwen.gguf", device: "cpu", adapter: null });
+  assert.equal(status.view().text, "$(sparkle) Growpilot: qwen · base");
+  assert.equal(status.isTraining, false);
+  status.trainingBegin("t", "Growpilot: training my shop");
+  assert.equal(status.isTraining, true);
+  assert.deepEqual(status.trainingFolders(), ["my shop"]);
+  assert.equal(status.view().text, "$(sync~spin) Growpilot: training");
+  status.trainingReport("t", "preparing the training data", 0);
+  assert.equal(status.view().text, "$(sync~spin) Growpilot: training");
+  status.trainingReport("t", "training 45%, ~3 min left", 45);
+  const view = status.view();
+  assert.equal(view.text, "$(sync~spin) Growpilot: training 45%");
+  assert.match(view.tooltip, /^Training my shop: training 45%, ~3 min left\.\nCompletions come from qwen · base on cpu meanwhile\./);
+  assert.match(view.tooltip, /Cancel Training/);
+  status.trainingReport("t", "evaluating 20%", 20);
+  assert.equal(status.view().text, "$(sync~spin) Growpilot: evaluating 20%");
+  status.trainingReport("other", "training 99%", 99);
+  assert.equal(status.view().text, "$(sync~spin) Growpilot: evaluating 20%", "untracked tokens are ignored");
+  // Indexing is brief and says more about what completions see right now.
+  status.progressBegin("i");
+  status.progressReport("i", "3/9 files");
+  assert.equal(status.view().text, "$(sync~spin) Growpilot: indexing 3/9");
+  status.progressEnd("i");
+  status.trainingEnd("t");
+  status.adapterChanged({ folderUri: "file:///w/my%20shop", adapter: "v3", previous: null, reason: "promoted" });
+  status.trainingDone({
+    folderUri: "file:///w/my%20shop",
+    error: null,
+    version: "v3",
+    decision: "promoted",
+    reason: "better",
+    nll: { base: 0.912, active: null, candidate: 0.803 },
+  });
+  assert.equal(status.isTraining, false);
+  assert.deepEqual(status.view(), {
+    text: "$(sparkle) Growpilot: qwen · adapter v3",
+    tooltip: "Growpilot is ready: qwen · adapter v3 on cpu.\nLast training: v3 promoted for my shop (held-out NLL 0.91 → 0.80).",
+    severity: "normal",
+  });
+  status.adapterChanged({ folderUri: "file:///w/my%20shop", adapter: null, previous: "v3", reason: "rollback" });
+  assert.equal(status.view().text, "$(sparkle) Growpilot: qwen · base");
+  status.completionsEnabled = false;
+  assert.equal(status.view().text, "$(circle-slash) Growpilot: completions off");
+  status.trainingBegin("t2", "Growpilot: training my shop");
+  assert.equal(status.view().text, "$(sync~spin) Growpilot: training", "a running cycle shows even with completions off");
+});
+
+test("status bar: a new daemon forgets training, adapters and outcomes; a model reload resets adapters", () => {
+  const status = new DaemonStatus();
+  status.starting(true);
+  status.running();
+  status.indexReady();
+  status.modelReady({ model: "tiny", adapter: "v2" });
+  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · adapter v2");
+  status.adapterChanged({ folderUri: "file:///a", adapter: "v3", previous: "v2", reason: "promote" });
+  status.adapterChanged({ folderUri: "file:///b", adapter: null, previous: "v1", reason: "rollback" });
+  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · base", "the last change shows");
+  assert.match(status.view().tooltip, /\na: adapter v3\nb: base model/);
+  status.modelReady({ model: "tiny", adapter: "v3" });
+  assert.equal(status.view().tooltip, "Growpilot is ready: tiny · adapter v3.");
+  status.trainingBegin("t", "Growpilot: training a");
+  status.failed("gone");
+  assert.equal(status.isTraining, false);
+  status.starting(true);
+  status.running();
+  status.indexReady();
+  status.modelReady({ model: "tiny" });
+  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · base");
+});
+
+test("status quick pick: folder adapters and learning rows", () => {
+  const entries = statusEntries({
+    folders: [
+      { folderUri: "file:///w/shop", files: 2, chunks: 3, vectors: 3, ready: true, adapter: "v3" },
+      { folderUri: "file:///w/lib", files: 1, chunks: 1, vectors: 1, ready: true, adapter: null },
+      { folderUri: "file:///w/new", files: 1, chunks: 1, vectors: 1, ready: true, adapter: null },
+    ],
+    learning: {
+      "file:///w/shop": { state: "training", percent: 45, message: "training 45%, ~3 min left", last: null },
+      "file:///w/lib": {
+        state: "idle",
+        percent: null,
+        message: "",
+        last: { decision: "rejected", version: "v2", reason: "no better", finished: "2025-06-01T14:03:22" },
+      },
+      "file:///w/new": { state: "idle", percent: null, message: "", last: null },
+    },
+  });
+  assert.deepEqual(entries.slice(1), [
+    { label: "$(folder) shop", description: "2 files · 3 chunks · 3 vectors · adapter v3" },
+    { label: "$(mortar-board) Learning shop", description: "training 45%, ~3 min left" },
+    { label: "$(folder) lib", description: "1 files · 1 chunks · 1 vectors · base" },
+    { label: "$(mortar-board) Learning lib", description: "last training: v2 rejected (2025-06-01 14:03)" },
+    { label: "$(folder) new", description: "1 files · 1 chunks · 1 vectors · base" },
+  ]);
 });

@@ -1,0 +1,54 @@
+"""Token healing: a prompt that ends inside a token asks the model for a continuation it never saw in
+training (`x = ba` is tokenized `x`, ` =`, ` ba`; the file's text is `x`, ` =`, ` base64`, …). So the
+engine backs the prompt up by its last token and makes the model produce that text again as the start
+of its answer, choosing freely how to tokenize it (as the `guidance` library popularised). Pure.
+
+`TokenTexts` answers, for the text still to be produced, which tokens may come next: those whose text
+starts with it (` base64` for ` ba`) or is a prefix of it (` b`, then `a…`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Callable, Sequence
+
+
+class TokenTexts:
+    def __init__(self, texts: Sequence[str]):
+        """`texts[i]` is token i's text decoded on its own ("" for special or partial-byte tokens)."""
+        self._by_text: dict[str, list[int]] = {}
+        for i, t in enumerate(texts):
+            if t and "\ufffd" not in t:  # partial UTF-8 bytes decode to U+FFFD: never a safe choice
+                self._by_text.setdefault(t, []).append(i)
+        self._sorted = sorted(self._by_text)
+
+    def allowed(self, remaining: str) -> list[int]:
+        """Ids of tokens whose text starts with `remaining` or is a non-empty prefix of it."""
+        if not remaining:
+            return []
+        ids = [i for k in range(1, len(remaining)) for i in self._by_text.get(remaining[:k], ())]
+        start = bisect.bisect_left(self._sorted, remaining)
+        for text in self._sorted[start:]:
+            if not text.startswith(remaining):
+                break
+            ids += self._by_text[text]
+        return ids
+
+
+def consume(remaining: str, token_text: str) -> str:
+    """What is still to be produced after a token: nothing once the token covers it."""
+    return remaining[len(token_text):] if remaining.startswith(token_text) else ""
+
+
+def heal_split(line_prefix: str, encode: Callable[[str], list[int]], decode: Callable[[list[int]], str]) -> str:
+    """The text of the cursor line's last token, which the prompt gives up and the answer must start with;
+    "" when the line holds only indentation (a block starts there; nothing to heal). The line is
+    tokenized alone: the byte-level BPE pre-tokenizers of code models never merge across a newline."""
+    if not line_prefix.strip():
+        return ""
+    ids = encode(line_prefix)
+    if not ids:
+        return ""
+    last = decode(ids[-1:])
+    # A token that starts inside a multi-byte character does not decode to a suffix of the line.
+    return last if last and line_prefix.endswith(last) and "\ufffd" not in last else ""

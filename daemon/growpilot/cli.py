@@ -241,16 +241,17 @@ def cmd_complete(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from growpilot.eval import midword, retrieval_lift
+    from growpilot.eval import actions, midword, retrieval_lift
     from growpilot.server.services import Services
 
     settings = _settings(args)
     services = Services(settings)
     formats = tuple(f.strip() for f in args.formats.split(","))
-    run = {"retrieval-lift": lambda *a: retrieval_lift.run(*a, formats=formats), "midword": midword.run}[args.what]
+    run = {"retrieval-lift": lambda *a: retrieval_lift.run(*a, formats=formats), "midword": midword.run,
+           "actions": lambda *a: actions.run(*a, test_pythonpath=args.test_pythonpath)}[args.what]
     try:
         services.model.load(settings)
-        result = run(services, args.workspace, args.tasks, args.rows)
+        result = run(services, args.workspace, args.limit or args.tasks, args.rows)
     finally:
         services.close()
     print(json.dumps(result, indent=None if args.json else 2), flush=True)
@@ -452,12 +453,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("eval", help="evaluations (JSON)")
-    s.add_argument("what", choices=("retrieval-lift", "midword"))
+    s.add_argument("what", choices=("retrieval-lift", "midword", "actions"))
     s.add_argument("--workspace", required=True, help="a real repository (not this one)")
     s.add_argument("--tasks", type=int, default=200)
+    s.add_argument("--limit", type=int, help="actions: functions evaluated (default: --tasks)")
+    s.add_argument("--test-pythonpath", default="",
+                   help="actions: more PYTHONPATH for running the generated tests (the project's dependencies)")
     s.add_argument("--rows", metavar="FILE", help="also write each task's figures to FILE (JSON lines)")
     s.add_argument("--formats", default="with,without,comments",
-                   help="retrieval-lift: prompts scored per task (with: snippets in the repo format, comments)")
+                   help="retrieval-lift: prompts scored per task (with: snippets in the repo format, comments, top1)")
     s.add_argument("--model", help="model folder or .gguf (default: Qwen2.5-Coder-0.5B)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval)

@@ -40,6 +40,8 @@ class Settings:
     suffix_share: float = _opt(0.3, lo=0.0, hi=0.9)
     retrieval_snippets: int = _opt(4, lo=0, hi=20)
     context_format: str = _opt("repo", choices=("repo", "comments"))  # how snippets enter the prompt
+    # auto: snippets only in workspaces where they lower the loss of the workspace's own cross-file code
+    context_gate: str = _opt("auto", choices=("auto", "always", "never"))
     token_healing: bool = _opt(True)  # the prompt never ends inside a token (see models/healing.py)
     # indexing
     max_file_bytes: int = _opt(1_000_000, lo=1_000, hi=100_000_000)

@@ -37,6 +37,12 @@ export interface InlineAccepted {
   generationId: string;
   uri: string;
   line: number;
+  /** Code actions (actions.ts): the lens's label, the accept's source, show the document (generated
+   * tests land in another file), and whether it was applied at all (Explain is only shown). */
+  label?: string;
+  source?: string;
+  reveal?: boolean;
+  recordAccept?: boolean;
 }
 
 export class DaemonNotRunning extends Error {
@@ -93,6 +99,8 @@ export class Daemon implements vscode.Disposable {
   readonly onTrainingDone = this.trainingDone.event;
   private run: Run | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** More middleware (code actions: actions.ts), set before start. */
+  extraMiddleware: Middleware = {};
 
   constructor(private readonly log: vscode.LogOutputChannel) {}
 
@@ -234,6 +242,7 @@ export class Daemon implements vscode.Disposable {
 
   private clientOptions(run: Run): LanguageClientOptions {
     const middleware: Middleware = {
+      ...this.extraMiddleware,
       // The daemon also serves textDocument/completion for other editors; in VS Code the same
       // suggestion is ghost text, and asking twice would run the model twice per keystroke.
       provideCompletionItem: () => undefined,

@@ -1,5 +1,6 @@
 /** Growpilot's VS Code entry point: wires the modules together and starts the daemon. */
 import * as vscode from "vscode";
+import { actionMiddleware } from "./actions";
 import { Daemon } from "./client";
 import { registerCommands } from "./commands";
 import { Feedback } from "./feedback";
@@ -15,6 +16,7 @@ let daemon: Daemon | undefined; // kept for deactivate(), whose promise VS Code 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel("Growpilot", { log: true });
   const current = new Daemon(log);
+  current.extraMiddleware = actionMiddleware(log);
   daemon = current;
   const completionsEnabled = (): boolean =>
     vscode.workspace.getConfiguration("growpilot").get<boolean>("completionsEnabled", true);

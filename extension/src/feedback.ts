@@ -44,7 +44,7 @@ export class Feedback implements vscode.CodeLensProvider, vscode.Disposable {
         return [new vscode.CodeLens(range, { title: `Growpilot: ${thanks}`, command: "" })];
       }
       return [
-        new vscode.CodeLens(range, { title: "Growpilot suggestion:", command: "" }),
+        new vscode.CodeLens(range, { title: lens.label ?? "Growpilot suggestion:", command: "" }),
         new vscode.CodeLens(range, { title: "👍", tooltip: "Good suggestion", command: RATE, arguments: [lens.generationId, "up"] }),
         new vscode.CodeLens(range, { title: "👎", tooltip: "Bad suggestion", command: RATE, arguments: [lens.generationId, "down"] }),
       ];
@@ -52,10 +52,17 @@ export class Feedback implements vscode.CodeLensProvider, vscode.Disposable {
   }
 
   private async accepted(accepted: InlineAccepted): Promise<void> {
-    this.lenses.accepted(accepted.generationId, accepted.uri, accepted.line);
+    this.lenses.accepted(accepted.generationId, accepted.uri, accepted.line, accepted.label);
     this.changed.fire();
+    if (accepted.reveal && vscode.window.activeTextEditor?.document.uri.toString() !== accepted.uri) {
+      // A code action's result may be in another file (generated tests): show it where the lens is.
+      const at = new vscode.Range(accepted.line, 0, accepted.line, 0);
+      void vscode.window.showTextDocument(vscode.Uri.parse(accepted.uri), { selection: at, preview: false });
+    }
+    if (accepted.recordAccept === false) return;
     try {
-      await this.daemon.execute("growpilot.accept", [{ generationId: accepted.generationId }]);
+      const source = accepted.source ? { source: accepted.source } : {};
+      await this.daemon.execute("growpilot.accept", [{ generationId: accepted.generationId, ...source }]);
     } catch (error) {
       void vscode.window.showWarningMessage(`Growpilot could not record the accepted suggestion: ${errorMessage(error)}`);
     }

@@ -13,6 +13,8 @@ export interface RatingLens {
   state: "rate" | "thanks";
   rating?: Rating;
   expiresAt?: number;
+  /** What the lens rates ("Growpilot docstring:"); a completion's when absent. */
+  label?: string;
 }
 
 /** A text change in line terms: lines `startLine..endLine` were replaced by `newLineCount` lines. */
@@ -30,11 +32,11 @@ export class RatingLenses {
   lastAccepted: string | undefined;
 
   /** One open question per document: a newer acceptance replaces an unrated older one. */
-  accepted(generationId: string, uri: string, line: number): void {
+  accepted(generationId: string, uri: string, line: number, label?: string): void {
     for (const lens of this.lenses.values()) {
       if (lens.uri === uri && lens.state === "rate") this.lenses.delete(lens.generationId);
     }
-    this.lenses.set(generationId, { generationId, uri, line, state: "rate" });
+    this.lenses.set(generationId, { generationId, uri, line, state: "rate", ...(label ? { label } : {}) });
     this.lastAccepted = generationId;
   }
 

@@ -20,6 +20,7 @@ export const DAEMON_SETTINGS = [
   "suffixShare",
   "retrievalSnippets",
   "contextFormat",
+  "contextGate",
   "tokenHealing",
   "maxFileBytes",
   "maxLineChars",

@@ -119,3 +119,15 @@ async def test_the_daemon_prunes_at_start(daemon, old_history, growpilot_home):
         await asyncio.sleep(0.1)
     db = sqlite3.connect(growpilot_home / "events.sqlite")
     assert db.execute("SELECT kind, value FROM events").fetchall() == [("rating", "up")]
+
+
+def test_rated_code_actions_are_not_completion_training_data(growpilot_home):
+    store = EventStore()
+    completion = _record(store, time.time())
+    action = store.record_generation(GenerationRecord(
+        workspace="/ws/a", path="app.py", line=1, character=0, kind="action", mode="docstring",
+        prompt="<|im_start|>user …", output='"""Doc."""', model="tiny", adapter=None, latency_ms=5.0,
+        source="model", created=time.time()))
+    for gid in (completion, action):
+        store.rate(gid, "up")
+    assert [row["id"] for row in store.training_feedback("/ws/a")] == [completion]

@@ -18,9 +18,14 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from lsp_fixtures import Recorder, command, init_params, open_doc
 from test_training_cycle import HYPER, NOUNS, make_workspace, options
 
-SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "growpilot", "serve"],
-                            server_env={**os.environ, "GROWPILOT_TRAIN_HYPER": HYPER})
+# The server inherits the environment at its start, after the fixtures below (GROWPILOT_HOME per test).
+SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "growpilot", "serve"])
 NOTIFICATIONS = ("growpilot/indexReady", "growpilot/modelReady", "growpilot/trainingDone", "growpilot/adapterChanged")
+
+
+@pytest.fixture(autouse=True)
+def small_training(monkeypatch):
+    monkeypatch.setenv("GROWPILOT_TRAIN_HYPER", HYPER)
 
 
 @pytest_lsp.fixture(config=SERVER)

@@ -62,6 +62,19 @@ def test_imported_names_not_used_yet_come_first_those_the_code_talks_about_befor
         "pretty_table", "km_to_miles", "miles_to_km"]
 
 
+def test_an_import_inside_the_function_comes_first_and_one_used_mid_file_is_not_pending(engine_and_ws):
+    engine, ws = engine_and_ws
+    head = "from geo.units import km_to_miles, miles_to_km\nfrom report.format import pretty_table\n\n\n"
+    filler = "".join(f"def filler_{i}():\n    return {i}\n\n\n" for i in range(60))  # 240 lines
+    # pretty_table is used past the file's head and before the lines near the cursor (HEAD_LINES, NAME_LINES)
+    used_mid = filler + "def early(rows):\n    return pretty_table(rows)\n\n\n" + filler
+    text = head + used_mid + "def show(stops):\n    from geo.distance import haversine_km\n    miles = "
+    chosen = [(d.symbol, why) for d, why in engine._definitions(ws, _ctx(text, "show.py"), 4)]
+    assert chosen[0] == ("haversine_km", "imported")  # imported right here, for the lines below
+    assert ("pretty_table", "imported") not in chosen  # used far up the file: the model has seen it in use
+    assert {"km_to_miles", "miles_to_km"} <= {name for name, why in chosen if why == "imported"}
+
+
 def test_no_workspace_or_zero_snippets_means_no_retrieval(engine_and_ws):
     engine, ws = engine_and_ws
     assert engine.retrieve(None, _ctx(FILES["trips.py"])) == []

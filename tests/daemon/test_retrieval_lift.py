@@ -4,7 +4,7 @@ tiny model (the real-model figures are in the README)."""
 import json
 
 from conftest import run_cli, write_files
-from growpilot.eval.retrieval_lift import build_tasks
+from growpilot.completion.crossfile import build_tasks
 
 FILES = {
     "geo/distance.py": "def haversine_km(a, b):\n    return 0.0\n",
@@ -47,7 +47,9 @@ def test_eval_command_reports_both_conditions(workspace, tiny_model, tmp_path):
     assert out["definition_retrieved"] == 1.0  # the snippet shows `def haversine_km`
     [row] = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     assert row["gold"] == "haversine_km(stops[0], stops[1])" and abs(row["nll_with"] - with_context["nll"]) < 1e-3
-    assert {"path": "geo/distance.py", "start_line": 1, "end_line": 2, "why": "imported"} in row["snippets"]
+    assert {"path": "geo/distance.py", "start_line": 1, "end_line": 2, "why": "imported", "symbol": "haversine_km"} in row["snippets"]
+    assert out["calibration"] == {**out["calibration"], "enabled": True, "ratio": None, "tasks": 0}  # too small to ask
+    assert row["served"] == "with" and out["served"]["nll_ratio"] == with_context["nll_ratio"]
 
 
 def test_the_cursor_files_later_lines_are_not_there_to_retrieve(workspace, tiny_model, tmp_path):

@@ -124,7 +124,7 @@ def test_the_gate_promotes_workspace_training_and_rejects_corrupted_data(workspa
     r2 = json.loads(second.stdout)
     assert (r2["version"], r2["decision"]) == ("v2", "rejected")
     assert r2["nll"]["active"] == r1["nll"]["candidate"] and "active adapter v1" in r2["reason"]
-    assert r2["nll"]["candidate"] > r2["nll"]["active"]  # worse than the adapter it would replace
+    assert r2["nll"]["candidate"] > 0.97 * r2["nll"]["active"]  # no clear gain over the adapter it would replace
     assert r2["nll"]["base"] == pytest.approx(r1["nll"]["base"], rel=1e-4)  # same held-out samples, same base
 
     listed = json.loads(run_cli("adapters", "list", "--workspace", str(workspace), "--json").stdout)

@@ -81,6 +81,43 @@ def test_fim_samples_are_the_serving_prompt_for_that_cursor():
     engine.shutdown()
 
 
+def test_with_token_healing_samples_cut_where_the_engine_cuts():
+    """Serving heals the prompt (it ends before the cursor line's last token, the answer spells it again):
+    training samples are cut the same way, so the adapter learns the prompts it will be given."""
+    import re
+
+    from growpilot.completion.context import CursorContext, completion_mode
+    from growpilot.completion.engine import CompletionEngine, Workspace
+    from growpilot.models.healing import heal_split
+
+    vocab: list[str] = []
+
+    def encode(text):  # a toy byte-level-BPE-like split: a word keeps one leading space
+        return [vocab.index(p) if p in vocab else vocab.append(p) or len(vocab) - 1
+                for p in re.findall(r" ?\w+| ?[^\w\s]+|\s+", text)]
+
+    def decode(ids):
+        return "".join(vocab[i] for i in ids)
+
+    f = src("shop/orders.py")
+    heal = D.Layout(TEMPLATES["qwen"], "shop", True, 0.3, 1024, lambda line: heal_split(line, encode, decode))
+    current = {}
+    engine = CompletionEngine(None, None, lambda: current["settings"])
+    backend = SimpleNamespace(template=TEMPLATES["qwen"], count_tokens=count, encode=encode, decode=decode)
+    healed = 0
+    for span in D.fim_spans(f.text, 40, random.Random(3)):
+        sample = D.span_sample(f, span, heal, count)
+        prefix, suffix = f.text[:span.start], f.text[span.end:]
+        current["settings"] = Settings(prompt_tokens=1024 - count(sample.target) - D.END_RESERVE, suffix_share=0.3,
+                                       retrieval_snippets=0)
+        ctx = CursorContext(f.rel, "python", prefix, suffix, prefix.count("\n"), completion_mode(prefix, suffix))
+        prompt, forced, _ = engine._prepare(Workspace("/somewhere/shop", None, None, None), ctx, backend)
+        assert sample.prompt == prompt.text and sample.target == forced + f.text[span.start:span.end]
+        healed += bool(forced)
+    assert healed >= 5  # mid-line spans give up the last token of their line
+    engine.shutdown()
+
+
 def test_spans_are_mostly_inside_lines_and_blocks_are_statement_bodies():
     f = src("shop/orders.py")
     spans = D.fim_spans(f.text, 200, random.Random(1))

@@ -44,7 +44,8 @@ def bench_backend(args, settings: Settings) -> dict:
     root = Path(args.workspace).resolve()
     files = sorted(e.rel for e in WorkspaceFilter(root, settings).walk())
     runs = max(args.runs, 1)
-    positions = _positions(root, files, 2 * runs + 4)
+    cold_n, typing_n = max(runs, 5), max(runs // 2, 2)
+    positions = _positions(root, files, 8 + cold_n + typing_n)
     if not positions:
         return {"error": f"no `name = value` lines in the Python files of {root} to complete"}
     kinds = [settings.backend] if settings.backend != "auto" else ["transformers", "llama.cpp"]
@@ -55,7 +56,7 @@ def bench_backend(args, settings: Settings) -> dict:
         backend = build_backend(dataclasses.replace(settings, backend=kind), source)
         try:
             _force_dtype(backend)
-            out["backends"][kind] = _measure(backend, root, positions, runs, settings)
+            out["backends"][kind] = _measure(backend, root, positions, runs, cold_n, settings)
         finally:
             if hasattr(backend, "close"):
                 backend.close()
@@ -90,8 +91,10 @@ def _prompt(backend, root: Path, position, settings: Settings, typed: str = ""):
     return built.text, forced, stop_rule(ctx.mode, prefix)
 
 
-def _measure(backend, root: Path, positions: list, runs: int, settings: Settings) -> dict:
-    long_prompt, _, _ = _prompt(backend, root, positions[0], settings)
+def _measure(backend, root: Path, positions: list, runs: int, cold_n: int, settings: Settings) -> dict:
+    # The prefill prompt: the longest of the first eight positions' (a full budget: ~promptTokens).
+    long_prompt = max((_prompt(backend, root, p, settings)[0] for p in positions[:8]), key=backend.count_tokens)
+    positions = positions[8:]
     backend.generate(long_prompt, 2)  # warm up (first-call allocations)
     prefill, prompt_tokens = [], 0
     for _ in range(runs):
@@ -106,7 +109,7 @@ def _measure(backend, root: Path, positions: list, runs: int, settings: Settings
             decode.append(gen.tokens / (gen.decode_ms / 1000))
             decoded.append(gen.tokens)
     cold, cold_split = [], []
-    for position in positions[1:1 + max(runs, 5)]:
+    for position in positions[:cold_n]:
         text, forced, stop = _prompt(backend, root, position, settings)
         backend.forget_cache()
         t0 = time.perf_counter()
@@ -115,7 +118,7 @@ def _measure(backend, root: Path, positions: list, runs: int, settings: Settings
         cold_split.append((gen.prompt_tokens, gen.prefill_ms, gen.decode_ms, gen.tokens))
     typing, shares = [], []
     rng = random.Random(0)
-    for position in positions[1 + max(runs, 5):][:max(runs // 2, 2)]:
+    for position in positions[cold_n:]:
         rest = position[3]
         text, forced, stop = _prompt(backend, root, position, settings)
         backend.forget_cache()

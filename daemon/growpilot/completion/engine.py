@@ -71,6 +71,7 @@ class Workspace:
     members: Callable  # WorkspaceIndex.members
     adapter: str | None = None  # the folder's promoted LoRA adapter (a peft folder); None: the base model
     adapter_version: str | None = None  # its registry version (v3), recorded with every generation
+    context_enabled: bool = True  # retrieved snippets in its prompts (see calibration.py)
 
 
 @dataclass
@@ -176,7 +177,10 @@ class CompletionEngine:
 
     def retrieve(self, ws: Workspace | None, ctx: CursorContext) -> list[Snippet]:
         """Snippets for the prompt, other files first and never the part of this file the prompt shows:
-        definitions of the names used just before the cursor, then hybrid-search hits on those lines."""
+        definitions of the names used just before the cursor, then hybrid-search hits on those lines.
+        None where the workspace's calibration found that context does not help there."""
+        if ws is not None and not ws.context_enabled:
+            return []
         return self.group(self.ranked_context(ws, ctx))
 
     @staticmethod
@@ -212,7 +216,8 @@ class CompletionEngine:
         use first (`trace_id = ` → gen_trace_id), then in import order —; then names on the last few lines
         (nearest first), then the rest by proximity. On 40 cross-file lines of openai-agents the
         definition was among the snippets in 35 tasks (22 when names mentioned once came first, without
-        parsing imports or looking at words) and the NLL ratio went from 0.95 to 0.77."""
+        parsing imports or looking at words) and the NLL ratio went from 0.95 to 0.77. An import inside
+        a function (indented) is for the lines right below it: it comes first (rich imports that way)."""
         prefix_lines = ctx.prefix.split("\n")
         # The file's head (its imports) and the lines before the cursor; positions grow towards the cursor.
         head = prefix_lines[:-NAME_LINES][:HEAD_LINES]
@@ -220,13 +225,16 @@ class CompletionEngine:
         uses: dict[str, list[int]] = {}
         for m in _IDENTIFIER.finditer(body):
             uses.setdefault(m.group(0), []).append(m.start())
-        pending = list(dict.fromkeys(i.name for i in imported if i.local not in uses))
+        middle = "\n".join(prefix_lines[HEAD_LINES:-NAME_LINES])  # of a long file: used there is not pending
+        pending = [i for i in imported if i.local not in uses and not _mentions(middle, i.local)]
+        pending = list(dict.fromkeys([i.name for i in reversed(pending) if i.nested] + [i.name for i in pending]))
+        nested = {i.name for i in imported if i.nested}
         near = len(body) - len("\n".join(prefix_lines[-NEAR_LINES:]))
         for m in _IDENTIFIER.finditer("\n".join(ctx.suffix.split("\n")[:NEAR_LINES])):
             uses.setdefault(m.group(0), []).append(len(body))  # right after the cursor counts as near
         found = ws.definitions(pending + list(uses), ctx.path)
         topic = subwords("\n".join(body.split("\n")[-TOPIC_LINES:]))
-        first = {name: (-overlap(name, topic), i) for i, name in enumerate(pending)}
+        first = {name: (name not in nested, -overlap(name, topic), i) for i, name in enumerate(pending)}
 
         def rank(name: str) -> tuple:
             if name in first:
@@ -267,11 +275,25 @@ class CompletionEngine:
         """No typed-ahead reuse of the last suggestion (evaluations that want every request modelled)."""
         self._last = None
 
+    async def run_on_model(self, fn: Callable, *args):
+        """Run another model call (a code action's generation) on the model thread: one model call at a
+        time, in arrival order with completions. It is not a completion, so no completion cancels it."""
+        return await asyncio.get_running_loop().run_in_executor(self._model_pool, fn, *args)
+
+    def call_on_model(self, fn: Callable, *args):
+        """`run_on_model` from a thread other than the event loop's (blocking)."""
+        return self._model_pool.submit(fn, *args).result()
+
     def shutdown(self) -> None:
         if self._running is not None:
             self._running.set()
         self._prepare_pool.shutdown(wait=False, cancel_futures=True)
         self._model_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Whether `text` uses the identifier `name` (a substring test first: most names are not there)."""
+    return name in text and re.search(rf"(?<![\w.]){re.escape(name)}\b", text) is not None
 
 
 def _definition_view(ws: Workspace, chunks: list):

@@ -3,6 +3,7 @@ the next lines are about to call, and their definitions are what its own text ca
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ _CLOSER = {"(": ")", "{": "}"}
 class Imported:
     name: str  # as its definition spells it
     local: str  # as this file calls it (`b as c` → c)
+    nested: bool = False  # imported inside a function or block (indented): for the code right below it
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ def split_imports(text: str) -> tuple[list[Imported], str]:
     unfinished statement at the end (still being typed) is neither."""
     lines = text.split("\n")
     statements, unfinished = _scan(lines)
-    names = [name for st in statements for name in _parse("\n".join(x.lstrip() for x in st.text.split("\n")))]
+    names = [dataclasses.replace(name, nested=st.text[:1].isspace()) if st.text[:1].isspace() else name
+             for st in statements for name in _parse("\n".join(x.lstrip() for x in st.text.split("\n")))]
     taken = {n for st in statements for n in range(st.first, st.last + 1)}
     return names, "\n".join(line for n, line in enumerate(lines[:unfinished]) if n not in taken)
 

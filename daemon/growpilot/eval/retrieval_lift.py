@@ -13,105 +13,48 @@ yields the gold iff every gold token is the argmax).
 
 from __future__ import annotations
 
-import ast
 import json
 import logging
-import random
 import re
 import statistics
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
-from growpilot.completion.context import CursorContext
-from growpilot.completion.names import import_statements
+from growpilot.completion.calibration import MIN_TASKS, calibration_tasks, task_context
+from growpilot.completion.crossfile import build_tasks, cross_file_symbols
 from growpilot.eval.stats import bootstrap_ratio
 from growpilot.server.services import Services
 
 log = logging.getLogger(__name__)
-_SKIP_LINE = re.compile(r"^\s*(from\s|import\s|def\s|class\s|async\s+def\s|@|#)")
-
-
-@dataclass(frozen=True)
-class Task:
-    path: str  # workspace-relative
-    line: int  # 0-based
-    column: int  # where the cross-file name starts: the cursor
-    gold: str  # the rest of the line from there
-    name: str  # the cross-file symbol it uses
-    defined_in: tuple[str, ...]
-
-
-def build_tasks(files: dict[str, str], definitions: dict[str, set[str]], limit: int, seed: int = 0) -> list[Task]:
-    """First uses of names defined in another file: the line where a file first calls (or reaches
-    into) a top-level function or class of another file, which its own text before that line only
-    imports. What completes such a line is in the other file (CrossCodeEval's criterion). Pure."""
-    tasks, seen = [], set()
-    for path, text in sorted(files.items()):
-        lines = text.split("\n")
-        sites = call_sites(text)
-        used_before: set[str] = set()
-        imports = {n for st in import_statements(lines) for n in range(st.first, st.last + 1)}
-        for i, line in enumerate(lines):
-            stripped = line.strip()
-            if stripped and not _SKIP_LINE.match(line) and len(stripped) <= 160 and stripped not in seen:
-                for m in re.finditer(r"\b([A-Za-z_]\w{4,})\s*[(.]", line):
-                    name, homes = m.group(1), definitions.get(m.group(1))
-                    if (homes and path not in homes and name not in used_before and not name.startswith("__")
-                            and (i, m.start(1)) in sites):
-                        tasks.append(Task(path, i, m.start(1), line[m.start(1):].rstrip(), name, tuple(sorted(homes))))
-                        seen.add(stripped)
-                        break
-            if i not in imports:
-                used_before.update(re.findall(r"\b[A-Za-z_]\w*\b", line))
-    random.Random(seed).shuffle(tasks)
-    return tasks[:limit]
-
-
-def call_sites(text: str) -> set[tuple[int, int]]:
-    """(0-based line, column) of every name the code calls or reaches into (`f(`, `C.x`): never a word
-    in a docstring or comment that merely looks like one. Empty when the file does not parse."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return set()
-    lines = text.split("\n")
-    sites = set()
-    for node in ast.walk(tree):
-        target = node.func if isinstance(node, ast.Call) else node.value if isinstance(node, ast.Attribute) else None
-        if isinstance(target, ast.Name):
-            line = target.lineno - 1  # ast's columns count UTF-8 bytes
-            sites.add((line, len(lines[line].encode()[:target.col_offset].decode(errors="ignore"))))
-    return sites
 
 
 def _defines(text: str, name: str) -> bool:
     return re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", text, re.M) is not None
 
 
-def _definitions(folder) -> dict[str, set[str]]:
-    homes = folder.index.top_level_symbols("python")
-    return {name: paths for name, paths in homes.items() if len(paths) <= 2}
-
-
 def run(services: Services, workspace: str, limit: int = 200, rows_path: str | None = None,
         formats: tuple[str, ...] = ("with", "without", "comments")) -> dict:
     """`formats`: which prompts to score per task (`with` snippets in the repo format, `without` any,
-    `comments`: snippets as comment lines)."""
+    `comments`: snippets as comment lines, `top1`: only the best-ranked snippet)."""
     folder = services.add_folder(workspace)
     services.index_folder(folder)
     backend = services.model.backend
     engine = services.engine
     ws = services.workspace_for(str(folder.root))
     files = {p: (folder.root / p).read_text(errors="replace") for p in folder.index.files() if p.endswith(".py")}
-    tasks = build_tasks(files, _definitions(folder), limit)
     started = time.perf_counter()
+    # What the product does first in a workspace: ask whether context helps here (calibration.py), on
+    # call sites of another seed, left out of the tasks below. `served` is what a user then gets.
+    calibration = services.calibrate_context(folder)
+    served = "with" if services.workspace_for(str(folder.root)).context_enabled else "without"
+    asked = calibration_tasks(folder.index, files)
+    taken = {(t.path, t.line) for t in asked} if len(asked) >= MIN_TASKS else set()  # fewer: none was scored
+    tasks = [t for t in build_tasks(files, cross_file_symbols(folder.index), limit + len(taken))
+             if (t.path, t.line) not in taken][:limit]
     rows = []
+    out = open(rows_path, "w") if rows_path else None  # a row per task as it is scored: long runs can be read early
     for n, task in enumerate(tasks):
-        lines = files[task.path].split("\n")
-        prefix = "\n".join(lines[: task.line] + [lines[task.line][: task.column]])
-        suffix = "\n".join(lines[task.line + 1:])  # the hole is the rest of the line and its line break
-        ctx = CursorContext(task.path, "python", prefix, suffix, task.line, "line")
+        ctx = task_context(task, files[task.path])
+        prefix = ctx.prefix
         # What exists when the line is first typed: the cursor's file up to the cursor, not its later lines.
         folder.index.update_text(task.path, prefix)
         try:
@@ -120,24 +63,30 @@ def run(services: Services, workspace: str, limit: int = 200, rows_path: str | N
             folder.index.update_text(task.path, files[task.path])
         snippets = engine.group(ranked)
         row = {"path": task.path, "line": task.line + 1, "name": task.name, "gold": task.gold,
-               "snippets": [{"path": c.path, "start_line": c.start_line, "end_line": c.end_line, "why": why}
+               "snippets": [{"path": c.path, "start_line": c.start_line, "end_line": c.end_line, "why": why,
+                             "symbol": c.symbol}
                             for c, why in ranked],
                "gold_in_snippets": any(task.gold.strip() in s.text for s in snippets),
-               "retrieved_definition": any(s.path in task.defined_in and _defines(s.text, task.name) for s in snippets)}
+               "retrieved_definition": any(s.path in task.defined_in and _defines(s.text, task.name) for s in snippets),
+               "served": served}
         gold = backend.encode(task.gold + "\n")  # as the file tokenizes it: `)` and `\n` are one token
         for label, context, repo_format in (("with", snippets, True), ("comments", snippets, False),
-                                            ("without", [], True)):
+                                            ("top1", engine.group(ranked[:1]), True), ("without", [], True)):
             if label in formats:
                 prompt = engine.build(ws, ctx, backend, context, repo_format)
                 row[f"nll_{label}"], row[f"exact_{label}"] = backend.score(backend.encode(prompt.text), gold)
         rows.append(row)
+        if out:
+            out.write(json.dumps(row) + "\n")
+            out.flush()
         if (n + 1) % 10 == 0:
             log.info("retrieval-lift: %d/%d tasks, %.0fs", n + 1, len(tasks), time.perf_counter() - started)
-    if rows_path:
-        Path(rows_path).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if out:
+        out.close()
     if not rows:
         return {"tasks": 0, "error": "no cross-file call sites found in this workspace"}
-    return {"workspace": str(folder.root), "model": backend.name, "tasks": len(rows), **summarize(rows),
+    return {"workspace": str(folder.root), "model": backend.name, "tasks": len(rows),
+            "calibration": calibration.as_dict() if calibration else None, **summarize(rows),
             "prompt_tokens": services.settings.prompt_tokens, "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -145,9 +94,18 @@ def summarize(rows: list[dict]) -> dict:
     """The figures of scored tasks: mean NLL per prompt, ratios against no context with a bootstrap 95%
     interval (tasks resampled), exact match, and how often the definition / the gold text was shown."""
     mean = lambda key: round(statistics.fmean(r[key] for r in rows), 4)  # noqa: E731
-    out: dict = {"nll_without_context": mean("nll_without"), "exact_match_without_context": mean("exact_without")}
-    for label, name in (("with", "with_context"), ("comments", "context_as_comments")):
+    out: dict = {}
+    if "nll_without" in rows[0]:
+        out.update(nll_without_context=mean("nll_without"), exact_match_without_context=mean("exact_without"))
+    if "nll_with" in rows[0] and "nll_without" in rows[0]:
+        for r in rows:  # what the user gets: context where the workspace's calibration turned it on
+            r["nll_served"], r["exact_served"] = r[f"nll_{r['served']}"], r[f"exact_{r['served']}"]
+    for label, name in (("served", "served"), ("with", "with_context"), ("comments", "context_as_comments"),
+                        ("top1", "best_snippet_only")):
         if f"nll_{label}" not in rows[0]:
+            continue
+        if "nll_without" not in rows[0]:
+            out[name] = {"nll": mean(f"nll_{label}"), "exact_match": mean(f"exact_{label}")}
             continue
         ratio = statistics.fmean(r[f"nll_{label}"] for r in rows) / statistics.fmean(r["nll_without"] for r in rows)
         lo, hi = bootstrap_ratio([r[f"nll_{label}"] for r in rows], [r["nll_without"] for r in rows])

@@ -205,15 +205,16 @@ class EventStore:
 
     # ----- read by training (growpilot.training.data.select_feedback decides what becomes a sample)
     def training_feedback(self, workspace: str) -> list[dict]:
-        """Every suggestion of one workspace that got an accept or a rating, with its prompt, output
-        and counts of accepts, thumbs-up and thumbs-down (oldest first)."""
+        """Every completion of one workspace that got an accept or a rating, with its prompt, output
+        and counts of accepts, thumbs-up and thumbs-down (oldest first). Code actions are left out: their
+        prompts are chat turns, not the fill-in-the-middle prompts the adapter is trained to complete."""
         self.flush()
         with self._lock:
             cur = self._conn.execute(
                 "SELECT g.id, g.created, g.path, g.prompt, g.output, g.model, g.adapter, g.timings, "
                 "SUM(e.kind = 'accept'), SUM(e.kind = 'rating' AND e.value = 'up'), "
                 "SUM(e.kind = 'rating' AND e.value = 'down') "
-                "FROM generations g JOIN events e ON e.generation_id = g.id WHERE g.workspace = ? "
+                "FROM generations g JOIN events e ON e.generation_id = g.id WHERE g.workspace = ? AND g.kind != 'action' "
                 "GROUP BY g.id ORDER BY g.created", (workspace,))
             rows = cur.fetchall()
         keys = ("id", "created", "path", "prompt", "output", "model", "adapter", "timings", "accepts", "up", "down")

@@ -96,15 +96,20 @@ class LlamaCppBackend:
         started = time.perf_counter()
         self.name = source.name
         self.source = source
-        # `threads` caps both; by default prefill (compute-bound) takes every core and decode (one token
-        # at a time, memory-bound) half of them: its threads meet at a spin barrier ~800 times a token,
-        # and a core taken by anything else (the editor, the indexer) then stalls all of them.
+        # `threads` sets both. By default prefill leaves one core free and decode (one token at a time,
+        # memory-bound) takes half: llama.cpp's threads meet at a spin barrier ~800 times a token, and a
+        # core busy with anything else (the editor, the daemon's own indexer) stalls all of them. On the
+        # 2-core CI machine, quiet: 1 thread 140 prompt tok/s and 40 tok/s decode, 2 threads 152 and 44;
+        # with one core busy elsewhere 2 threads fell to ~45 and 1.5-1.9 tok/s.
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        self.threads_batch = threads or cores
+        self.threads_batch = threads or max(1, cores - 1)
         self.threads = threads or max(1, cores // 2)
         params = lib.llama_model_default_params()
         gpu = device in ("auto", "cuda") and bool(lib.llama_supports_gpu_offload())
         params.n_gpu_layers = 0x7FFFFFFF if gpu else 0
+        # llama.cpp's AMX kernels segfault at the first decode of a Q4_K model (ggml-org/llama.cpp#20824;
+        # seen here on a Sapphire Rapids VM). AMX is one of the "extra" weight buffer types: none then.
+        params.use_extra_bufts = not cpu_has("amx_int8")
         self.device = "cuda" if gpu else "cpu"
         self._model = lib.llama_model_load_from_file(str(source.gguf).encode(), params)
         if not self._model:
@@ -499,6 +504,16 @@ def _chunks(start: int, end: int) -> list[tuple[int, int]]:
         out.append((i, j))
         i = j
     return out
+
+
+@functools.cache
+def cpu_has(flag: str) -> bool:
+    """Whether /proc/cpuinfo lists `flag` (False where there is no such file)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and flag in line.split() for line in f)
+    except OSError:
+        return False
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

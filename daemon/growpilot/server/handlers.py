@@ -7,16 +7,20 @@ import asyncio
 import logging
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.uris import to_fs_path
 
+from growpilot.actions.service import ActionError
 from growpilot.completion.engine import CompletionRequest, Suggestion
 from growpilot.config import settings_from
 from growpilot.learning.events import UnknownGeneration
+from growpilot.server import actions_lsp
 from growpilot.server.lsp import GrowpilotServer, raise_invalid
 from growpilot.server.services import Folder, Services
 
@@ -113,6 +117,33 @@ def register(server: GrowpilotServer) -> None:
             text_edit=types.TextEdit(types.Range(start, params.position), word + s.text),
             data={"generationId": s.generation_id}, command=_accept_command(s))
         return types.CompletionList(is_incomplete=True, items=[item])
+
+    # ----- code actions (actions/, server/actions_lsp.py; PROTOCOL.md "Code actions")
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                    types.CodeActionOptions(code_action_kinds=list(actions_lsp.KINDS), resolve_provider=True))
+    def code_action(ls: GrowpilotServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        """Instant: no model call; what to run is in each action's `data`, generated on resolve."""
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        if ls.services is None or doc.path is None:
+            return None
+        return actions_lsp.list_actions(ls.services.actions, os.path.realpath(doc.path), doc, params)
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def resolve_code_action(ls: GrowpilotServer, action: types.CodeAction) -> types.CodeAction:
+        return await _resolve_action(ls, action)
+
+    @server.command(actions_lsp.SHOW_EXPLANATION)
+    async def show_explanation(ls: GrowpilotServer, *args: Any) -> dict:
+        """Shows a resolved Explain's markdown file: window/showDocument, else window/showMessage."""
+        path = actions_lsp.explanation_path(_arg(args, "explanationUri", str))
+        if path is None:
+            raise_invalid("explanationUri must name an explanation file written by codeAction/resolve")
+        window = ls.client_capabilities.window
+        if window and window.show_document and window.show_document.support:
+            shown = await ls.window_show_document_async(types.ShowDocumentParams(uri=path.as_uri(), take_focus=True))
+            return {"shown": bool(shown and shown.success), "uri": path.as_uri()}
+        ls.window_show_message(types.ShowMessageParams(types.MessageType.Info, path.read_text(encoding="utf-8")))
+        return {"shown": False, "uri": path.as_uri()}
 
     # ----- commands
     @server.command("growpilot.status")
@@ -312,6 +343,77 @@ async def _complete(ls: GrowpilotServer, uri: str, position: types.Position, kin
     return await ls.services.engine.complete(CompletionRequest(path, doc.source, pos.line, pos.character, kind))
 
 
+async def _resolve_action(ls: GrowpilotServer, action: types.CodeAction) -> types.CodeAction:
+    """Generate a listed action's result: checks first (nothing runs on a stale document), then the
+    model on the engine's model thread with a cancellable `$/progress`; any refusal is an InvalidParams
+    error whose `data` says why ({kind, generationId})."""
+    try:
+        data = actions_lsp.read_data(action.data)
+    except ValueError as exc:
+        raise_invalid(str(exc))
+    if ls.services is None:
+        raise_invalid("the server is not initialized")
+    doc = ls.workspace.text_documents.get(data.uri)
+    if doc is None or doc.path is None:
+        raise_invalid(f"{data.uri} is not open: open it and ask for the actions again")
+    if data.version is not None and doc.version is not None and doc.version != data.version:
+        raise JsonRpcInvalidParams(f"the document changed since this action was listed (version {data.version}, now "
+                                   f"{doc.version}): ask for the actions again", data={"kind": "stale"})
+    path = os.path.realpath(doc.path)
+    request = actions_lsp.action_request(path, doc, data)
+    cancel = threading.Event()
+    title = action.title.removeprefix("Growpilot: ")
+    token = await ls.progress(f"Growpilot: {title[:1].lower()}{title[1:]}", cancellable=True)
+    loop = asyncio.get_running_loop()
+    if token:
+        ls.work_done_progress.tokens[token].add_done_callback(lambda future: cancel.set())
+
+    def progress(message: str) -> None:
+        if token:
+            loop.call_soon_threadsafe(ls.work_done_progress.report, token, types.WorkDoneProgressReport(message=message))
+
+    outcome = "cancelled"
+    try:
+        result = await ls.services.actions.resolve(request, progress, cancel, lambda p: _editor_text(ls, p))
+        done = actions_lsp.resolved(action, result, request, data, doc.position_codec, lambda p: _uri_of(ls, p),
+                                    ls.client_capabilities, _rel_to_root(ls, path))
+        outcome = "done"
+        return done
+    except ActionError as exc:
+        outcome = str(exc)
+        raise JsonRpcInvalidParams(str(exc), data={"kind": exc.kind, "generationId": exc.generation_id})
+    except asyncio.CancelledError:
+        if asyncio.current_task().cancelling():
+            raise  # $/cancelRequest: pygls answers RequestCancelled
+        raise JsonRpcRequestCancelled("cancelled: nothing was changed")  # the progress's Cancel button
+    finally:
+        if token:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=outcome))
+
+
+def _editor_text(ls: GrowpilotServer, path: str) -> str | None:
+    """A file's text as the editor has it (unsaved changes), else from disk."""
+    for doc in list(ls.workspace.text_documents.values()):
+        if doc.path and os.path.realpath(doc.path) == path:
+            return doc.source
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _uri_of(ls: GrowpilotServer, path: str) -> tuple[str, int | None]:
+    for doc in list(ls.workspace.text_documents.values()):
+        if doc.path and os.path.realpath(doc.path) == path:
+            return doc.uri, doc.version
+    return Path(path).as_uri(), None
+
+
+def _rel_to_root(ls: GrowpilotServer, path: str) -> str:
+    folder = ls.services.folder_for(path)
+    return _rel(folder, path) if folder is not None else os.path.basename(path)
+
+
 def _rel(folder: Folder, path: str) -> str:
     return os.path.relpath(os.path.realpath(path), folder.root).replace(os.sep, "/")
 
@@ -353,8 +455,25 @@ def _load_model(ls: GrowpilotServer) -> None:
                                          "loadSeconds": round(time.perf_counter() - started, 2), "error": info["error"]})
         if info["error"]:
             ls.show(f"Growpilot: the model could not be loaded: {info['error']}", types.MessageType.Error)
+            return
+        for folder in list(ls.services.folders.values()):
+            await _calibrate(ls, folder)
 
     asyncio.ensure_future(load())
+
+
+async def _calibrate(ls: GrowpilotServer, folder: Folder) -> None:
+    """Once both the folder's index and the model are ready (whichever comes last calls it): ask whether
+    retrieved context helps there (calibration.py), in the background; until then context is on."""
+    if not folder.ready or ls.services.model.backend is None or folder.calibrating:
+        return
+    folder.calibrating = True
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, ls.services.calibrate_context, folder)
+    except Exception as exc:  # context stays on; say why
+        log.warning("context calibration of %s failed: %s", folder.root, exc)
+    finally:
+        folder.calibrating = False
 
 
 def _start_folder(ls: GrowpilotServer, root: str) -> None:
@@ -369,6 +488,7 @@ def _start_folder(ls: GrowpilotServer, root: str) -> None:
         await _index(ls, folder)
         if folder.ready:
             ls.services.watch(folder, on_error=ls.show)
+            await _calibrate(ls, folder)
 
     asyncio.ensure_future(index_then_watch())
 

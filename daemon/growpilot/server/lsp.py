@@ -70,8 +70,9 @@ class GrowpilotServer(LanguageServer):
             self.protocol._send_response(None, error=types.ResponseError(-32700, f"Parse error: {error}"))
 
     # ----- progress
-    async def progress(self, title: str):
-        """A work-done progress token if the client supports them, else None."""
+    async def progress(self, title: str, cancellable: bool = False):
+        """A work-done progress token if the client supports them, else None. A cancellable one's
+        cancel (window/workDoneProgress/cancel) cancels `self.work_done_progress.tokens[token]`."""
         window = self.client_capabilities.window
         if not (window and window.work_done_progress):
             return None
@@ -81,7 +82,8 @@ class GrowpilotServer(LanguageServer):
         except Exception as exc:  # the client refused: go on without progress
             log.debug("progress token refused: %s", exc)
             return None
-        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, percentage=0))
+        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, percentage=0,
+                                                                         cancellable=cancellable or None))
         return token
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
 from growpilot import __version__
+from growpilot.actions.service import ActionService
+from growpilot.completion import calibration
+from growpilot.completion.calibration import Calibration
 from growpilot.completion.engine import CompletionEngine, Workspace
 from growpilot.config import Settings
 from growpilot.indexing.indexer import Progress, SyncStats, WorkspaceIndex
@@ -35,11 +39,14 @@ class Folder:
     indexing: bool = False
     last_sync: SyncStats = field(default_factory=SyncStats)
     adapter: AdapterVersion | None = None  # the promoted LoRA adapter that serves it; None: the base model
+    context: Calibration | None = None  # whether retrieved context helps here (None: not asked yet)
+    calibrating: bool = False
 
     def describe(self) -> dict:
         return {**self.index.status(), "ready": self.ready, "indexing": self.indexing,
                 "watching": "polling" if self.watcher and self.watcher.polling else bool(self.watcher),
-                "last_sync": self.last_sync.as_dict(), "adapter": self.adapter.version if self.adapter else None}
+                "last_sync": self.last_sync.as_dict(), "adapter": self.adapter.version if self.adapter else None,
+                "context": self.context.as_dict() if self.context else None}
 
 
 class Services:
@@ -49,6 +56,7 @@ class Services:
         self.model = ModelHolder()
         self.folders: dict[Path, Folder] = {}
         self.engine = CompletionEngine(self.model, self.events, lambda: self.settings, self.workspace_for)
+        self.actions = ActionService(self.engine, self.events, lambda: self.settings)  # code actions
         self.learning = Supervisor(lambda: self.settings, self.events)
         # The suggestion history's retention: now, then hourly, by the settings of that moment.
         self.events.start_pruning(lambda: (self.settings.history_max_days, self.settings.history_max_mb))
@@ -91,8 +99,29 @@ class Services:
         if folder is None:
             return None
         adapter = folder.adapter
+        gate = self.settings.context_gate
+        enabled = gate == "always" or (gate == "auto" and (folder.context is None or folder.context.enabled))
         return Workspace(str(folder.root), folder.index.search, folder.index.definitions, folder.index.members,
-                         str(adapter.path) if adapter else None, adapter.version if adapter else None)
+                         str(adapter.path) if adapter else None, adapter.version if adapter else None, enabled)
+
+    def calibrate_context(self, folder: Folder) -> Calibration | None:
+        """Whether context helps in this folder, for the model that serves (blocking: scores its call
+        sites on the model thread, between completions; run it off the event loop once the index is
+        ready). Kept in the index's state folder; asked again only for another model."""
+        backend = self.model.backend
+        if backend is None or self.settings.context_gate != "auto":
+            return folder.context
+        model = f"{backend.name}:{getattr(backend, 'kind', 'transformers')}:{backend.dtype}"
+        found = calibration.load(folder.index.state_dir, model)
+        if found is None:
+            ws = self.workspace_for(str(folder.root))
+            started = time.perf_counter()
+            found = calibration.calibrate(self.engine, ws, folder.index, backend, model, self.engine.call_on_model)
+            calibration.save(folder.index.state_dir, found)
+            log.info("context calibration of %s: ratio %s over %d call sites, context %s (%.0fs)", folder.root.name,
+                     found.ratio, found.tasks, "on" if found.enabled else "off", time.perf_counter() - started)
+        folder.context = found
+        return found
 
     def refresh_adapter(self, folder: Folder) -> tuple[str | None, str | None]:
         """Serve the folder's active adapter from now on (after a load, a promotion or a rollback): the
@@ -154,6 +183,7 @@ class Services:
 
     def close(self) -> None:
         self.learning.close()
+        self.actions.shutdown()
         self.engine.shutdown()
         for folder in list(self.folders.values()):
             self._close_folder(folder)

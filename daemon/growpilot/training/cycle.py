@@ -24,6 +24,8 @@ exact_match, sanity_nll, …}, `metrics`, `error` {message}.
 
 `GROWPILOT_TRAIN_HYPER` (JSON, e.g. `{"lr": 0.002}`) overrides the trainer's defaults
 (`modeling.Hyper`: lr, batch, accum, rank, alpha, eval_every, patience…) for experiments and the tests.
+`GROWPILOT_TRAIN_PROCESSES=N` trains data-parallel on N GPUs (or N CPU processes when the device is
+cpu) through `accelerate launch` (trainer `--processes N`); the trainer's pid is then the launcher's.
 """
 
 from __future__ import annotations
@@ -147,7 +149,7 @@ class TrainingCycle:
                     "training": {k: result.get(k) for k in ("steps", "max_steps", "stop_reason", "best_step",
                                                              "best_heldout_loss", "base_heldout_loss", "tokens",
                                                              "tokens_per_second", "train_seconds", "seconds",
-                                                             "device", "dtype", "hyper")},
+                                                             "device", "dtype", "processes", "hyper")},
                     "settings": {k: getattr(self.settings, k) for k in (
                         "train_max_steps", "train_max_minutes", "train_sequence_tokens", "loss_filter",
                         "promote_ratio", "sanity_tolerance", "context_format", "suffix_share")},
@@ -188,7 +190,8 @@ class TrainingCycle:
         by_rel = {f.rel: f for f in files}
         samples, counts = self._feedback(files, split, model["name"])
         now = time.time()
-        run = training_dir(self.root) / "runs" / f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{int(now * 1000) % 1000:03d}-{os.getpid()}"
+        stamp = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{int(now * 1000) % 1000:03d}"
+        run = training_dir(self.root) / "runs" / f"{stamp}-{os.getpid()}"
         tmp = run.with_name(f".{run.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -201,7 +204,8 @@ class TrainingCycle:
             "device": s.train_device, "threads": s.train_threads, "seq_tokens": s.train_sequence_tokens,
             "max_steps": s.train_max_steps, "max_minutes": s.train_max_minutes, "loss_filter": s.loss_filter,
             "feedback_tokens": s.prompt_tokens + s.max_tokens + 32,
-            "layout": {"repo": self.root.name, "repo_format": s.context_format == "repo", "suffix_share": s.suffix_share},
+            "layout": {"repo": self.root.name, "repo_format": s.context_format == "repo", "suffix_share": s.suffix_share,
+                       "token_healing": s.token_healing},
             "loss_cache": str(training_dir(self.root) / "loss_cache.json"), "seed": 0,
             "feedback_counts": counts, "split": {"heldout": len(split.heldout), "retired": len(split.retired),
                                                  "train": len(split.train), "added": list(split.added),
@@ -249,7 +253,9 @@ class TrainingCycle:
 
     # ----- subprocesses
     def _train(self, run: Path) -> dict:
-        events = self._supervise("growpilot.training.trainer", run / "run.json", run / "trainer.log", run)
+        processes = int(os.environ.get("GROWPILOT_TRAIN_PROCESSES", "1") or 1)
+        events = self._supervise("growpilot.training.trainer", run / "run.json", run / "trainer.log", run,
+                                 ("--processes", str(processes)) if processes > 1 else ())
         last = events[-1] if events else {}
         if last.get("event") == "done":
             return last
@@ -269,7 +275,7 @@ class TrainingCycle:
             raise TrainerFailed("the evaluator ended without metrics")
         return metrics
 
-    def _supervise(self, module: str, config: Path, log_path: Path, run: Path) -> list[dict]:
+    def _supervise(self, module: str, config: Path, log_path: Path, run: Path, extra: tuple = ()) -> list[dict]:
         """Run `python -m module --config config`; forward its JSON lines; raise on any failure."""
         self._check_cancel(run)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([_package_root(), os.environ.get("PYTHONPATH", "")]),
@@ -281,8 +287,8 @@ class TrainingCycle:
         with open(log_path, "ab") as err:
             with self._proc_lock:
                 self._check_cancel(run)
-                proc = subprocess.Popen([sys.executable, "-m", module, "--config", str(config)], stdout=subprocess.PIPE,
-                                        stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=str(run))
+                proc = subprocess.Popen([sys.executable, "-m", module, "--config", str(config), *extra],
+                                        stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=str(run))
                 self._proc = proc
             self._phase("subprocess", module=module, pid=proc.pid)
             assert proc.stdout is not None

@@ -93,6 +93,9 @@ class Layout:
     repo_format: bool
     suffix_share: float
     seq_tokens: int
+    # Token healing as the engine does it (cursor line → the text its prompt gives up); None = off. Samples
+    # then cut where serving cuts: the prompt ends on a token boundary and the middle spells the rest.
+    heal: Callable[[str], str] | None = None
 
     @classmethod
     def of(cls, template: FimTemplate, settings, repo: str) -> "Layout":
@@ -245,11 +248,14 @@ def fim_prompt(layout: Layout, count: CountTokens, prefix: str, suffix: str, pat
 
 
 def span_sample(f: SourceFile, span: Span, layout: Layout, count: CountTokens, end: bool = True) -> Sample | None:
-    middle = f.text[span.start:span.end]
+    prefix = f.text[:span.start]
+    forced = layout.heal(prefix.rsplit("\n", 1)[-1]) if layout.heal and layout.template.has_fim else ""
+    prefix = prefix[:len(prefix) - len(forced)]
+    middle = forced + f.text[span.start:span.end]
     room = layout.seq_tokens - count(middle) - END_RESERVE
     if room < layout.seq_tokens // 2:  # the middle would crowd out its context
         return None
-    prompt = fim_prompt(layout, count, f.text[:span.start], f.text[span.end:], f.rel, f.language, room)
+    prompt = fim_prompt(layout, count, prefix, f.text[span.end:], f.rel, f.language, room)
     return Sample(f"fim-{span.kind}", prompt, middle, end and layout.template.has_fim, 1.0, f.rel)
 
 

@@ -118,11 +118,12 @@ def evaluate(cfg: dict, emit) -> dict:
 
     base = load_base(cfg["model"]["folder"], cfg.get("device", "auto"), cfg.get("threads", 0))
     lay = cfg["layout"]
-    layout = D.Layout(base.template, lay["repo"], lay["repo_format"], lay["suffix_share"], int(cfg["seq_tokens"]))
+    layout = D.Layout(base.template, lay["repo"], lay["repo_format"], lay["suffix_share"], int(cfg["seq_tokens"]),
+                      base.heal if lay.get("token_healing") else None)
     heldout = files_from(read_jsonl(Path(cfg["heldout"])))
     tasks = D.eval_tasks(heldout, layout, base.count, EVAL_FIM, EVAL_NEXT, EVAL_LINES, EVAL_SEED)
     sanity = D.eval_tasks(sanity_files(), D.Layout(base.template, "sanity", layout.repo_format, layout.suffix_share,
-                                                   layout.seq_tokens), base.count, SANITY_FIM, SANITY_NEXT, 0, EVAL_SEED)
+                                                   layout.seq_tokens, layout.heal), base.count, SANITY_FIM, SANITY_NEXT, 0, EVAL_SEED)
     ev = Evaluator(base, layout, 32 if base.device == "cuda" else 8)
     sets = {"fim": ev.encode(tasks.fim), "next": ev.encode(tasks.next), "line": ev.encode(tasks.line),
             "sanity": ev.encode(sanity.fim + sanity.next)}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from growpilot.models.fim import FimTemplate, detect_template
+from growpilot.models.healing import heal_split
 from growpilot.training.data import Encoded
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ IGNORE = -100
 _LLAMA_LIKE = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LORA_TARGETS = {
     "llama": _LLAMA_LIKE, "qwen2": _LLAMA_LIKE, "qwen3": _LLAMA_LIKE, "mistral": _LLAMA_LIKE, "gemma": _LLAMA_LIKE,
-    "gemma2": _LLAMA_LIKE, "qwen2_moe": _LLAMA_LIKE, "deepseek_v2": _LLAMA_LIKE, "phi3": ("qkv_proj", "o_proj", "gate_up_proj", "down_proj"),
+    "gemma2": _LLAMA_LIKE, "qwen2_moe": _LLAMA_LIKE, "deepseek_v2": _LLAMA_LIKE,
+    "phi3": ("qkv_proj", "o_proj", "gate_up_proj", "down_proj"),
     "starcoder2": ("q_proj", "k_proj", "v_proj", "o_proj", "c_fc", "c_proj"),
     "gpt_bigcode": ("c_attn", "c_proj", "c_fc"),
 }
@@ -65,6 +67,10 @@ class Base:
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def heal(self, line_prefix: str) -> str:
+        """What token healing takes off a prompt ending in `line_prefix` (as the engine does)."""
+        return heal_split(line_prefix, self.encode, lambda ids: self.tokenizer.decode(ids, skip_special_tokens=False))
 
     @functools.cached_property
     def count(self):
@@ -188,13 +194,19 @@ HEAD_CHUNK = 1024  # positions per LM-head chunk when training: 1024 × 151k fp3
 
 
 def batch_loss(model, batch: Sequence[Encoded], pad_id: int, device: str):
-    """(Σ weight × token NLL, Σ weight × target tokens, real tokens) of one micro-batch. With gradients
-    on, the LM head and the loss run in checkpointed chunks: the full logits of a plain 4 × 512 batch
-    (1.2 GB in fp32 on Qwen) are never held at once, at the price of one more head pass in backward."""
+    """(Σ weight × token NLL, Σ weight × target tokens, real tokens) of one micro-batch."""
+    ids, mask, labels, weights = collate(batch, pad_id, device)
+    total, w = labelled_loss(model, ids, mask, labels, weights)
+    return total, float(w), int(mask.sum())
+
+
+def labelled_loss(model, ids, mask, labels, weights):
+    """(Σ weight × token NLL, Σ weight × target tokens) as tensors. With gradients on, the LM head and
+    the loss run in checkpointed chunks: the full logits of a plain 4 × 512 batch (1.2 GB in fp32 on
+    Qwen) are never held at once, at the price of one more head pass in backward."""
     import torch
     from torch.utils.checkpoint import checkpoint
 
-    ids, mask, labels, weights = collate(batch, pad_id, device)
     h, target, rows, _ = label_hidden(model, ids, mask, labels)
     w = weights[rows]
 
@@ -207,7 +219,29 @@ def batch_loss(model, batch: Sequence[Encoded], pad_id: int, device: str):
     else:
         total = sum(checkpoint(chunk_loss, h[i:i + HEAD_CHUNK], target[i:i + HEAD_CHUNK], w[i:i + HEAD_CHUNK],
                                use_reentrant=False) for i in range(0, h.shape[0], HEAD_CHUNK))
-    return total, float(w.sum()), int(mask.sum())
+    return total, w.sum()
+
+
+def loss_module(model):
+    """The peft model with `labelled_loss` as its forward: `m(ids, mask, labels, weights)`. Training
+    goes through this module so that accelerate can wrap it in DDP, whose gradient all-reduce hooks run
+    only for a forward through the wrapper (the model's own forward would run the LM head everywhere)."""
+    return _loss_module_class()(model)
+
+
+@functools.cache
+def _loss_module_class():
+    import torch
+
+    class LabelledLoss(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, ids, mask, labels, weights):
+            return labelled_loss(self.model, ids, mask, labels, weights)
+
+    return LabelledLoss
 
 
 def line_end_ids(tokenizer, template: FimTemplate) -> set[int]:

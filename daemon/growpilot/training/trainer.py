@@ -16,6 +16,15 @@ the same order.
 The loop reads top to bottom, nanoGPT style: data → model → resume → steps (micro-batches of similar
 length, loss on labelled positions only, gradient accumulation, warmup + cosine) → periodic held-out
 loss → keep the best → early stop.
+
+Data-parallel on N GPUs (or N CPU processes): `accelerate launch --multi_gpu --num_processes N -m
+growpilot.training.trainer --config run.json`, or `--processes N` here (which execs that launch;
+the cycle passes it when `GROWPILOT_TRAIN_PROCESSES` is set). The same loop: accelerate's DDP syncs
+the gradients, every process runs its share of each micro-batch (the global batch and the schedule
+are those of one process), losses are summed over the processes, and only the main process builds
+the data, writes checkpoints and adapters and prints progress; every process resumes from the same
+checkpoint. Decisions that depend on a clock or a signal (stop, out of time, evaluate now) are
+agreed on at each step, so that no process waits alone in a collective.
 """
 
 from __future__ import annotations
@@ -51,20 +60,44 @@ class Trainer:
         self.run = Path(cfg["run_dir"])
         self.started = time.monotonic()
         self.stop_requested = False
+        # Which of `accelerate launch`'s processes this is (torchrun's env until the Accelerator exists).
+        self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        self.lockstep = False  # in the steps of several processes: stops only where all agree (`agree`)
+        self.acc = None
 
     # ----- plumbing
     def emit(self, event: str, **fields) -> None:
+        if self.rank:  # one progress stream: the main process's
+            return
         sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
         sys.stdout.flush()
 
     def check_stop(self) -> None:
-        if self.stop_requested:
+        if self.stop_requested and not self.lockstep:
             raise Stop()
+
+    def agree(self, *flags: bool) -> list[bool]:
+        """The same turn for every process (stop, out of time, evaluate now): one process's yes is
+        everyone's; a process going its own way would wait forever in a collective the others skip."""
+        if self.world == 1:
+            return list(flags)
+        import torch
+
+        votes = torch.tensor([float(f) for f in flags], device=self.acc.device)
+        return [v > 0 for v in self.acc.reduce(votes, "max").tolist()]
+
+    def leave(self) -> None:
+        """Under a launcher: wait for the others, then close the process group. A process that just exits
+        while the main one still writes aborts in gloo's threads, and torchrun takes that for a failure."""
+        if self.acc is not None and self.world > 1:
+            self.acc.wait_for_everyone()
+            self.acc.end_training()
 
     # ----- the run
     def main(self) -> int:
         import torch
 
+        from growpilot.models.device import pick_device
         from growpilot.training.modeling import hyper_for, load_base
 
         cfg = self.cfg
@@ -73,13 +106,21 @@ class Trainer:
             return 0
         random.seed(cfg.get("seed", 0))
         torch.manual_seed(cfg.get("seed", 0))
-        base = load_base(cfg["model"]["folder"], cfg.get("device", "auto"), cfg.get("threads", 0))
+        device = "cpu" if _env_flag("ACCELERATE_USE_CPU") else pick_device(cfg.get("device", "auto"))
+        self.acc = accelerator(device)  # before the model: it picks this process's GPU
+        self.rank, self.world = self.acc.process_index, self.acc.num_processes
+        threads = cfg.get("threads", 0) or (max(1, (os.cpu_count() or 1) // self.world) if self.world > 1 else 0)
+        base = load_base(cfg["model"]["folder"], device, threads)
         self.base = base
         hyper = hyper_for(base.device, cfg.get("hyper"))
         self.check_stop()
 
         # 1. data: built once per run folder, so a resumed run sees the same samples in the same order
-        samples = self.samples(hyper)
+        # (by the main process; the others read what it wrote)
+        samples = self.samples(hyper) if self.rank == 0 else None
+        self.acc.wait_for_everyone()
+        samples = samples or self.samples(hyper)
+        self.lockstep = self.world > 1
         encoded = [e for s in samples if (e := D.encode_sample(s, base.encode, base.end_id, self.limit(s))) is not None]
         if not encoded:
             raise D_error("no training samples fit in the training length (trainSequenceTokens)")
@@ -88,7 +129,7 @@ class Trainer:
         # 2. model: LoRA on the base; gradient checkpointing on CUDA, where memory is the limit
         from peft import get_peft_model
 
-        from growpilot.training.modeling import lora_config
+        from growpilot.training.modeling import lora_config, loss_module
 
         model = base.model
         if base.device == "cuda":
@@ -96,6 +137,9 @@ class Trainer:
         model = get_peft_model(model, lora_config(model, hyper))
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=hyper.lr, weight_decay=hyper.weight_decay)
+        # accelerate: in one process the loss module as it is; under `accelerate launch` DDP around it, so
+        # that backward all-reduces the LoRA gradients. `model` stays the peft model, for saving and loading.
+        step_model, opt = self.acc.prepare(loss_module(model), opt)
 
         # 3. the whole schedule of micro-batches, fixed by the seed: resuming is an index into it
         steps = int(cfg["max_steps"])
@@ -120,7 +164,10 @@ class Trainer:
         try:
             while step < steps:
                 elapsed = session_elapsed + time.monotonic() - self.started
-                if elapsed >= budget_s:
+                stop, out_of_time = self.agree(self.stop_requested, elapsed >= budget_s)
+                if stop:
+                    raise Stop()
+                if out_of_time:
                     stop_reason = "max_minutes"
                     break
                 t0 = time.monotonic()
@@ -128,8 +175,9 @@ class Trainer:
                 for group in opt.param_groups:
                     group["lr"] = lr
                 batches = [[encoded[i] for i in order[step * hyper.accum + k]] for k in range(hyper.accum)]
-                loss, real = optimizer_step(model, opt, params, batches, hyper, base.pad_id, base.device,
-                                            self.check_stop)  # between micro-batches: SIGTERM waits one at most
+                # between micro-batches: SIGTERM waits one at most (one step with several processes)
+                loss, real = optimizer_step(step_model, opt, params, batches, hyper, base.pad_id, base.device,
+                                            self.check_stop, self.acc)
                 step += 1
                 dt = time.monotonic() - t0
                 tokens_session += real
@@ -142,7 +190,7 @@ class Trainer:
                           tokens_per_second=round(tps, 1), eta_s=round(eta, 1), lr=lr)
                 # About six held-out evaluations over what the budget lets this run reach.
                 reach = min(steps, step + int(max(0.0, budget_s - elapsed - dt) / per_step))
-                if step - last_eval >= self.eval_interval(reach, hyper) or step == steps:
+                if self.agree(step - last_eval >= self.eval_interval(reach, hyper) or step == steps)[0]:
                     last_eval = step
                     if val and self.evaluate(model, val, hyper, state):
                         stop_reason = "early_stop"
@@ -157,6 +205,8 @@ class Trainer:
             return 0
         if state["best_step"] is None:  # no held-out spans to choose by: the last weights are the best
             self.save_best(model, state, step, math.nan)
+        if self.rank:
+            return 0
         state["elapsed"] = session_elapsed + time.monotonic() - self.started
         result = {"steps": step, "max_steps": steps, "stop_reason": stop_reason, "best_step": state["best_step"],
                   "best_heldout_loss": _num(state["best"]), "base_heldout_loss": state["base_val"],
@@ -164,7 +214,7 @@ class Trainer:
                   "tokens_per_second": round(state["tokens"] / state["train_seconds"], 1) if state["train_seconds"] else 0.0,
                   "seconds": round(state["elapsed"], 2), "adapter": read_json(self.run / "best.json").get("dir"),
                   "history": state["history"], "device": base.device, "dtype": str(base.dtype).replace("torch.", ""),
-                  "hyper": hyper.__dict__}
+                  "processes": self.world, "hyper": hyper.__dict__}
         write_json(self.run / "result.json", result)
         self.prune("ckpt-", keep="")  # finished: only the best adapter is needed from here on
         (self.run / "checkpoint.json").unlink(missing_ok=True)
@@ -182,7 +232,8 @@ class Trainer:
 
     def layout(self) -> D.Layout:
         lay = self.cfg["layout"]
-        return D.Layout(self.base.template, lay["repo"], lay["repo_format"], lay["suffix_share"], self.seq)
+        return D.Layout(self.base.template, lay["repo"], lay["repo_format"], lay["suffix_share"], self.seq,
+                        self.base.heal if lay.get("token_healing") else None)
 
     # ----- data
     def samples(self, hyper) -> list[D.Sample]:
@@ -308,12 +359,15 @@ class Trainer:
         total = weight = 0.0
         order = sorted(range(len(val)), key=lambda i: len(val[i].ids))
         with torch.inference_mode():
-            for k in range(0, len(order), hyper.batch):
+            for k in range(0, len(order), hyper.batch)[self.rank::self.world]:  # this process's batches
                 self.check_stop()
                 loss, w, _ = batch_loss(model, [val[i] for i in order[k:k + hyper.batch]], self.base.pad_id,
                                         self.base.device)
                 total += float(loss)
                 weight += w
+        if self.world > 1:
+            sums = torch.tensor([total, weight], dtype=torch.float64, device=self.acc.device)
+            total, weight = self.acc.reduce(sums, "sum").tolist()
         model.train(was_training)
         return round(total / max(weight, 1.0), 5)
 
@@ -331,8 +385,10 @@ class Trainer:
         return state["bad"] >= hyper.patience
 
     def save_best(self, model, state: dict, step: int, loss: float) -> None:
-        name = self.save_folder(f"best-{step:06d}", lambda tmp: model.save_pretrained(tmp))
         state["best_step"] = step
+        if self.rank:  # files are the main process's
+            return
+        name = self.save_folder(f"best-{step:06d}", lambda tmp: model.save_pretrained(tmp))
         write_json(self.run / "best.json", {"dir": name, "step": step, "heldout_loss": _num(loss)})
         self.prune("best-", keep=name)
 
@@ -340,6 +396,8 @@ class Trainer:
         import torch
 
         state["elapsed"] = session_elapsed + time.monotonic() - self.started
+        if self.rank:
+            return
 
         def write(tmp: Path) -> None:
             model.save_pretrained(tmp)
@@ -384,25 +442,85 @@ class Trainer:
         return state["step"]
 
 
-def optimizer_step(model, opt, params, batches: list, hyper, pad_id: int, device: str, between=lambda: None):
+def optimizer_step(model, opt, params, batches: list, hyper, pad_id: int, device: str, between=lambda: None,
+                   acc=None):
     """One optimizer step over `batches` (gradient accumulation): the loss is the weighted mean over
-    every labelled token of the step, whatever the micro-batches' sizes. (loss, real tokens)."""
+    every labelled token of the step, whatever the micro-batches' sizes. (loss, real tokens).
+
+    `model` is the peft model, or with `acc` (accelerate) the loss module it prepared. With N processes
+    each runs its share of every micro-batch; DDP averages the gradients over the processes, hence the
+    × N, and syncs once a step (no_sync on all micro-batches but the last). The accelerator keeps
+    gradient_accumulation_steps=1: its own accumulation would divide by the number of micro-batches
+    instead of the step's tokens."""
+    import contextlib
+
     import torch
 
-    from growpilot.training.modeling import batch_loss
+    from growpilot.training.modeling import collate, loss_module
 
+    step_model = model if acc is not None else loss_module(model)
+    world, rank = (acc.num_processes, acc.process_index) if acc is not None else (1, 0)
     norm = sum(sum(e.weight * e.targets for e in b) for b in batches) or 1.0
     loss_sum, real = 0.0, 0
-    for batch in batches:
+    for k, batch in enumerate(batches):
         between()
-        loss, _, n = batch_loss(model, batch, pad_id, device)
-        (loss / norm).backward()
+        part = rank_share(batch, rank, world)
+        last = k == len(batches) - 1
+        with acc.no_sync(step_model) if acc is not None and not last else contextlib.nullcontext():
+            ids, mask, labels, weights = collate(part, pad_id, device)
+            loss, _ = step_model(ids, mask, labels, weights)
+            scaled = loss / norm * world
+            acc.backward(scaled) if acc is not None else scaled.backward()
         loss_sum += float(loss.detach())
-        real += n
-    torch.nn.utils.clip_grad_norm_(params, hyper.clip)
+        real += int(mask.sum()) if any(e.weight for e in part) else 0  # a stand-in's are not trained on
+    if world > 1:
+        sums = torch.tensor([loss_sum, real], dtype=torch.float64, device=acc.device)
+        loss_sum, real = acc.reduce(sums, "sum").tolist()
+        real = int(real)
+    (acc.clip_grad_norm_ if acc is not None else torch.nn.utils.clip_grad_norm_)(params, hyper.clip)
     opt.step()
     opt.zero_grad(set_to_none=True)
     return loss_sum / norm, real
+
+
+def rank_share(batch: list, rank: int, world: int) -> list:
+    """This process's sequences of a micro-batch (every world-th). Every process must run as many
+    backward passes as the others, so one with none left gets a weight-0 stand-in (nothing learned)."""
+    if world == 1:
+        return batch
+    import dataclasses
+
+    return batch[rank::world] or [dataclasses.replace(batch[0], weight=0.0)]
+
+
+def accelerator(device: str):
+    """accelerate's Accelerator: one process as it is, or one of `accelerate launch`'s N. A long timeout:
+    the other processes wait at a barrier while the main one builds the data (the loss filter takes
+    minutes on a large workspace)."""
+    from datetime import timedelta
+
+    from accelerate import Accelerator
+    from accelerate.utils import InitProcessGroupKwargs
+
+    return Accelerator(cpu=device == "cpu", kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(hours=2))])
+
+
+def launch_argv(processes: int, config: str) -> list[str]:
+    """`accelerate launch` of this module on `processes` processes. `--multi_gpu` is what makes it start
+    N processes (torchrun), on CPUs too (`--cpu` alone starts one unless MPI is set up); each process
+    then takes the run's device. A free port, as two workspaces may train at once."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
+            str(port), "-m", "growpilot.training.trainer", "--config", config]
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
 
 
 def D_error(message: str) -> Exception:
@@ -432,13 +550,19 @@ def _die_with_parent(parent: int | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m growpilot.training.trainer")
     p.add_argument("--config", required=True, help="run.json in the run folder")
+    p.add_argument("--processes", type=int, default=1,
+                   help="data-parallel processes through `accelerate launch` (GPUs, or CPU ones with device cpu)")
     args = p.parse_args(argv)
+    launched = "LOCAL_RANK" in os.environ  # one of torchrun's processes
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("transformers", "peft", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     cfg = json.loads(Path(args.config).read_text())
+    if args.processes > 1 and not launched:
+        _die_with_parent(cfg.get("parent_pid"))  # kept across exec: the launcher goes when the daemon goes
+        os.execv(sys.executable, launch_argv(args.processes, args.config))
     trainer = Trainer(cfg)
 
     def on_term(signum, frame):
@@ -446,11 +570,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    _die_with_parent(cfg.get("parent_pid"))
+    _die_with_parent(os.getppid() if launched else cfg.get("parent_pid"))  # under a launcher: the launcher
     from growpilot.training.errors import TrainingError
 
     try:
-        return trainer.main()
+        rc = trainer.main()
+        trainer.leave()
+        return rc
     except Stop:
         trainer.emit("stopped", step=0)
         return 0

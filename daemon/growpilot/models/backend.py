@@ -180,7 +180,7 @@ class TransformersBackend:
         """The previous cache cropped to the prompt's shared prefix, and where feeding must resume."""
         from transformers import DynamicCache
 
-        shared = _common_prefix(self._cache_ids, ids)
+        shared = common_prefix(self._cache_ids, ids)
         shared = min(shared, len(ids) - 1)  # at least one token must be fed to get logits
         if self._cache is None or shared < MIN_REUSE or self._cache_adapter != self._active:
             return DynamicCache(), 0
@@ -221,7 +221,7 @@ class TransformersBackend:
             return float(loss), exact
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
+def common_prefix(a: list[int], b: list[int]) -> int:
     n = min(len(a), len(b))
     i = 0
     while i < n and a[i] == b[i]:

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from growpilot.models.backend import Generation
+from growpilot.models.backend import Generation, common_prefix
 from growpilot.models.fim import FimTemplate, detect_template
 from growpilot.models.healing import TokenTexts, consume
 from growpilot.models.provision import LMSource, ModelError
@@ -302,7 +302,7 @@ class LlamaCppBackend:
         by up to a logit). Generated tokens were computed one by one: never kept (`_cache_ids`)."""
         if self._cache_adapter != self._active:
             self._cache_ids = []
-        shared = min(_common_prefix(self._cache_ids, ids), len(ids) - MIN_TAIL)
+        shared = min(common_prefix(self._cache_ids, ids), len(ids) - MIN_TAIL)
         shared = max(0, shared - shared % ALIGN)
         self._lib.llama_memory_seq_rm(self._mem, 0, shared, -1)
         self._cache_ids = self._cache_ids[:shared]
@@ -514,14 +514,6 @@ def cpu_has(flag: str) -> bool:
             return any(line.startswith("flags") and flag in line.split() for line in f)
     except OSError:
         return False
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 def _int(value: str | None) -> int | None:

@@ -42,14 +42,7 @@ vim.cmd("qa!")
 
 @pytest.mark.skipif(shutil.which("nvim") is None, reason="Neovim is installed by scripts/test.sh")
 def test_neovim_gets_classic_completions(workspace, tiny_model, tmp_path):
-    write_files(workspace, LSP_FILES)
-    script = tmp_path / "client.lua"
-    out = tmp_path / "out.json"
-    script.write_text(f"local PYTHON, ROOT, MODEL, OUT = {json.dumps(sys.executable)}, {json.dumps(str(workspace))}, "
-                      f"{json.dumps(str(tiny_model))}, {json.dumps(str(out))}\n" + LUA)
-    subprocess.run(["nvim", "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
-                   env=os.environ.copy(), timeout=420, capture_output=True)
-    result = json.loads(out.read_text())
+    result = _run_neovim(LUA, workspace, tiny_model, tmp_path)
     item = result["item"]
     assert item["data"]["generationId"] and item["command"]["command"] == "growpilot.accept"
     lines = LSP_FILES["app.py"].rstrip("\n").split("\n")
@@ -101,16 +94,20 @@ vim.cmd("qa!")
 def test_neovim_lists_and_applies_a_code_action(workspace, tiny_model, tmp_path):
     import ast
 
-    write_files(workspace, LSP_FILES)
-    script = tmp_path / "actions.lua"
-    out = tmp_path / "out.json"
-    script.write_text(f"local PYTHON, ROOT, MODEL, OUT = {json.dumps(sys.executable)}, {json.dumps(str(workspace))}, "
-                      f"{json.dumps(str(tiny_model))}, {json.dumps(str(out))}\n" + ACTION_LUA)
-    subprocess.run(["nvim", "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
-                   env=os.environ.copy(), timeout=420, capture_output=True)
-    result = json.loads(out.read_text())
+    result = _run_neovim(ACTION_LUA, workspace, tiny_model, tmp_path)
     assert result["titles"][:3] == ["Growpilot: Explain", "Growpilot: Add docstring", "Growpilot: Generate tests"]
     assert result["command"]["command"] == "growpilot.accept" and result["command"]["arguments"][0]["generationId"]
     text = "\n".join(result["lines"])
     tree = ast.parse(text)  # the buffer, edited by Neovim itself, still parses
     assert ast.get_docstring(tree.body[0].body[0]) and result["lines"][2].startswith('        """')
+
+
+def _run_neovim(lua: str, workspace, tiny_model, tmp_path) -> dict:
+    """Run a Lua client script in headless Neovim against the daemon on LSP_FILES; what it wrote out."""
+    write_files(workspace, LSP_FILES)
+    script, out = tmp_path / "client.lua", tmp_path / "out.json"
+    script.write_text(f"local PYTHON, ROOT, MODEL, OUT = {json.dumps(sys.executable)}, {json.dumps(str(workspace))}, "
+                      f"{json.dumps(str(tiny_model))}, {json.dumps(str(out))}\n" + lua)
+    subprocess.run(["nvim", "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
+                   env=os.environ.copy(), timeout=420, capture_output=True)
+    return json.loads(out.read_text())

@@ -268,3 +268,21 @@ def test_manifest_hash_changes_with_content():
     b = {**a, "samples_hash": D.samples_hash([D.Sample("plain", "", "y")])}
     assert D.manifest_hash(a) == D.manifest_hash(dict(reversed(list(a.items())))) != D.manifest_hash(b)
     assert re.fullmatch(r"[0-9a-f]{64}", D.manifest_hash(a))
+
+
+def test_the_schedule_spans_the_steps_the_time_budget_reaches():
+    from growpilot.training.modeling import Hyper
+    from growpilot.training.trainer import Trainer, schedule_horizon
+
+    # 30 minutes at 110 s a step reach 16 of 200 steps; unknown speed keeps the step budget.
+    assert schedule_horizon(200, 0, 1800, 110.0) == 16
+    assert schedule_horizon(200, 0, 1800, None) == 200
+    assert schedule_horizon(200, 5, 3600 * 10, 1.0) == 200
+    assert schedule_horizon(200, 9, 0, 110.0) == 10  # out of time: the step under way is the last
+    hyper = Hyper(lr=1e-3, warmup=20, min_lr_share=0.1)
+    lrs = [Trainer.lr_at(s, 16, hyper) for s in range(16)]
+    assert lrs[0] == pytest.approx(1e-3)  # a warmup of one step, not 20 that the run never finishes
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert lrs[-1] < 0.2e-3  # decayed near its floor by the last step the budget allows
+    assert Trainer.lr_at(20, 16, hyper) == pytest.approx(0.1e-3)  # past the horizon: the floor
+    assert Trainer.lr_at(0, 200, hyper) == pytest.approx(1e-3 / 20)

@@ -86,6 +86,14 @@ class Trainer:
         votes = torch.tensor([float(f) for f in flags], device=self.acc.device)
         return [v > 0 for v in self.acc.reduce(votes, "max").tolist()]
 
+    def agree_max(self, value: int) -> int:
+        """One number for every process (the schedule's horizon): the largest, so that all use the same lr."""
+        if self.world == 1:
+            return value
+        import torch
+
+        return int(self.acc.reduce(torch.tensor([float(value)], device=self.acc.device), "max").item())
+
     def leave(self) -> None:
         """Under a launcher: wait for the others, then close the process group. A process that just exits
         while the main one still writes aborts in gloo's threads, and torchrun takes that for a failure."""
@@ -148,8 +156,12 @@ class Trainer:
                  "train_seconds": 0.0, "base_val": None, "history": []}
         resumed = self.resume(model, opt, state)
         if resumed is None and val:
+            t0 = time.monotonic()
             state["base_val"] = self.val_loss(model, val, hyper)  # step 0: where the base model stands
             self.emit("eval", step=0, heldout_loss=state["base_val"])
+            # Until a step is timed, a training token costs about three forward ones (forward + backward).
+            per_token = 3 * (time.monotonic() - t0) / max(1, sum(len(v.ids) for v in val))
+            state["per_step_s"] = per_token * hyper.batch * hyper.accum * sum(len(e.ids) for e in encoded) / len(encoded)
         budget_s = float(cfg["max_minutes"]) * 60
         session_elapsed = state["elapsed"]
         stop_reason = "max_steps"
@@ -171,7 +183,10 @@ class Trainer:
                     stop_reason = "max_minutes"
                     break
                 t0 = time.monotonic()
-                lr = self.lr_at(step, steps, hyper)
+                # The schedule spans the steps this run can reach: a 30-minute CPU run that does 15 of its
+                # 200 steps still warms up and decays, instead of ending early in a 20-step warmup.
+                horizon = self.agree_max(schedule_horizon(steps, step, budget_s - elapsed, state.get("per_step_s")))
+                lr = self.lr_at(step, horizon, hyper)
                 for group in opt.param_groups:
                     group["lr"] = lr
                 batches = [[encoded[i] for i in order[step * hyper.accum + k]] for k in range(hyper.accum)]
@@ -185,6 +200,7 @@ class Trainer:
                 state.update(step=step, tokens=state["tokens"] + real, train_seconds=state["train_seconds"] + dt)
                 tps = tokens_session / train_session if train_session else 0.0
                 per_step = (time.monotonic() - loop_started) / (step - first)  # evaluations included
+                state["per_step_s"] = per_step
                 eta = min((steps - step) * per_step, max(0.0, budget_s - elapsed - dt))
                 self.emit("step", step=step, steps=steps, loss=round(loss, 4),
                           tokens_per_second=round(tps, 1), eta_s=round(eta, 1), lr=lr)
@@ -341,11 +357,12 @@ class Trainer:
         return hyper.eval_every or max(2, min(50, reach // 6))
 
     @staticmethod
-    def lr_at(step: int, steps: int, hyper) -> float:
-        warmup = min(hyper.warmup, max(1, steps // 10))
+    def lr_at(step: int, horizon: int, hyper) -> float:
+        """Linear warmup (at most a tenth of the horizon), then cosine down to `min_lr_share` at `horizon`."""
+        warmup = min(hyper.warmup, max(1, horizon // 10))
         if step < warmup:
             return hyper.lr * (step + 1) / warmup
-        progress = (step - warmup) / max(1, steps - warmup)
+        progress = min(1.0, (step - warmup) / max(1, horizon - warmup))
         return hyper.lr * (hyper.min_lr_share + (1 - hyper.min_lr_share) * 0.5 * (1 + math.cos(math.pi * progress)))
 
     # ----- held-out loss, best and checkpoints
@@ -440,6 +457,14 @@ class Trainer:
         log.info("resuming %s at step %d", self.run, state["step"])
         self.emit("resumed", step=state["step"])
         return state["step"]
+
+
+def schedule_horizon(max_steps: int, step: int, remaining_s: float, per_step_s: float | None) -> int:
+    """The last step this run reaches: `max_steps`, or fewer when the time left at `per_step_s` a step
+    (evaluations included) runs out first. Unknown speed: `max_steps`."""
+    if not per_step_s or per_step_s <= 0:
+        return max_steps
+    return max(step + 1, min(max_steps, step + int(max(0.0, remaining_s) / per_step_s)))
 
 
 def optimizer_step(model, opt, params, batches: list, hyper, pad_id: int, device: str, between=lambda: None,

@@ -25,6 +25,7 @@ import { type ProgressKind, progressKind } from "./progress";
 import { growpilotHome, type ResolvedPython, resolvePython } from "./python";
 import { acceptedGenerationId } from "./ratings";
 import { type SettingsReader, expandHome, toInitializationOptions, trustAwareSettings } from "./settings";
+import { whyNoSuggestion } from "./scope";
 import { DaemonStatus, type ModelReady } from "./status";
 
 /** The notification that ends a training cycle; the extension tells the daemon it shows these itself. */
@@ -248,7 +249,15 @@ export class Daemon implements vscode.Disposable {
       provideCompletionItem: () => undefined,
       // Rewrap `growpilot.accept` so an accepted item also gets its rating CodeLens (feedback.ts).
       provideInlineCompletionItems: async (document, position, context, token, next) => {
-        if (!this.status.completionsEnabled) return null;
+        const config = vscode.workspace.getConfiguration("growpilot", document);
+        const skip = whyNoSuggestion({
+          completionsEnabled: this.status.completionsEnabled,
+          triggerMode: config.get<string>("triggerMode"),
+          invoked: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke,
+          languageId: document.languageId,
+          enable: config.get<Record<string, unknown>>("enable"),
+        });
+        if (skip) return null;
         const result = await next(document, position, context, token);
         const items = Array.isArray(result) ? result : (result?.items ?? []);
         for (const item of items) {
@@ -355,9 +364,15 @@ export class Daemon implements vscode.Disposable {
     if (run !== this.run) return;
     this.status.failed(reason);
     this.fire();
-    const choice = await vscode.window.showErrorMessage(`Growpilot daemon ${what}: ${reason}`, "Open Log", "Restart Daemon");
+    const choice = await vscode.window.showErrorMessage(
+      `Growpilot daemon ${what}: ${reason}`,
+      "Set Python Path…",
+      "Open Log",
+      "Restart Daemon",
+    );
     if (choice === "Open Log") this.log.show(true);
     else if (choice === "Restart Daemon") void this.restart();
+    else if (choice === "Set Python Path…") void vscode.commands.executeCommand("workbench.action.openSettings", "growpilot.pythonPath");
   }
 }
 

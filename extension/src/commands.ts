@@ -157,5 +157,8 @@ export function registerCommands(daemon: Daemon, log: vscode.LogOutputChannel): 
     command("growpilot.toggleCompletions", "Toggling completions", toggleCompletions),
     command("growpilot.restartDaemon", "Restarting the daemon", () => daemon.restart()),
     command("growpilot.showLog", "Showing the log", async () => log.show(true)),
+    command("growpilot.getStarted", "Opening the walkthrough", async () => {
+      await vscode.commands.executeCommand("workbench.action.openWalkthrough", "growpilot.growpilot#growpilot.getStarted", false);
+    }),
   );
 }

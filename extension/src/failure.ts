@@ -32,7 +32,7 @@ export function describeFailure(exit: DaemonExit): string {
   if (exit.startError) return `the daemon did not initialize: ${exit.startError}`;
   const lines = exit.stderr.map((line) => line.trim()).filter(Boolean);
   if (lines.some((line) => /No module named '?growpilot'?$/.test(line))) {
-    return `growpilot is not installed for ${python}. Install it there (pip install -e . in the Growpilot checkout) or set growpilot.pythonPath.`;
+    return `growpilot is not installed for ${python}. Install it there (${exit.python} -m pip install -e <your Growpilot checkout>) or set growpilot.pythonPath to the Python scripts/setup.sh made (<checkout>/.venv/bin/python).`;
   }
   const how =
     exit.signal ? `was killed by ${exit.signal}` : exit.exitCode != null ? `exited with code ${exit.exitCode}` : "stopped";

@@ -33,10 +33,14 @@ export class Feedback implements vscode.CodeLensProvider, vscode.Disposable {
         if (this.lenses.edited(event.document.uri.toString(), changes)) this.changed.fire();
       }),
       vscode.workspace.onDidCloseTextDocument((document) => this.lenses.closed(document.uri.toString())),
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (event.affectsConfiguration("growpilot.showRatingLens")) this.changed.fire();
+      }),
     ];
   }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
+    if (!vscode.workspace.getConfiguration("growpilot").get<boolean>("showRatingLens", true)) return [];
     return this.lenses.forDocument(document.uri.toString()).flatMap((lens) => {
       const range = new vscode.Range(lens.line, 0, lens.line, 0);
       if (lens.state === "thanks") {
@@ -54,6 +58,8 @@ export class Feedback implements vscode.CodeLensProvider, vscode.Disposable {
   private async accepted(accepted: InlineAccepted): Promise<void> {
     this.lenses.accepted(accepted.generationId, accepted.uri, accepted.line, accepted.label);
     this.changed.fire();
+    // The rating keys and palette commands exist only once there is something to rate.
+    void vscode.commands.executeCommand("setContext", "growpilot.canRate", true);
     if (accepted.reveal && vscode.window.activeTextEditor?.document.uri.toString() !== accepted.uri) {
       // A code action's result may be in another file (generated tests): show it where the lens is.
       const at = new vscode.Range(accepted.line, 0, accepted.line, 0);

@@ -44,7 +44,7 @@ export type DaemonSetting = (typeof DAEMON_SETTINGS)[number];
 export type InitializationOptions = Partial<Record<DaemonSetting, unknown>>;
 
 /** Settings only the extension reads. */
-export const EXTENSION_SETTINGS = ["pythonPath", "trainingSchedule"] as const;
+export const EXTENSION_SETTINGS = ["pythonPath", "triggerMode", "enable", "showRatingLens"] as const;
 
 /** These pick the interpreter, the weights, how they run or what is indexed: the daemon reads them at startup. */
 export const RESTART_SETTINGS = [

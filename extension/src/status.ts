@@ -101,6 +101,12 @@ export class DaemonStatus {
     return this.lifecycle === "running";
   }
 
+  /** Indexed and the model loaded: suggestions can come (the walkthrough's "ready" step). */
+  get isReady(): boolean {
+    const indexed = (!this.expectsIndex || this.indexed) && this.indexing.size === 0;
+    return this.isRunning && indexed && this.model !== undefined && !this.model.error;
+  }
+
   progressBegin(token: Token): void {
     this.indexing.set(token, undefined);
   }

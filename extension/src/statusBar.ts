@@ -1,6 +1,18 @@
-/** The status bar item: renders `DaemonStatus.view()` (status.ts); a click opens Show Status. */
+/**
+ * The status bar item: renders `DaemonStatus.view()` (status.ts); a click opens Show Status. It also
+ * keeps the context keys that show or hide palette commands (package.json `menus.commandPalette`).
+ */
 import * as vscode from "vscode";
 import type { Daemon } from "./client";
+
+const contextValues = new Map<string, boolean>();
+
+/** `setContext`, only when the value changes (render runs on every progress report). */
+function setContext(key: string, value: boolean): void {
+  if (contextValues.get(key) === value) return;
+  contextValues.set(key, value);
+  void vscode.commands.executeCommand("setContext", key, value);
+}
 
 export function createStatusBar(daemon: Daemon): vscode.Disposable {
   const item = vscode.window.createStatusBarItem("growpilot.status", vscode.StatusBarAlignment.Right, 100);
@@ -10,6 +22,11 @@ export function createStatusBar(daemon: Daemon): vscode.Disposable {
     const view = daemon.status.view();
     item.text = view.text;
     item.tooltip = `${view.tooltip}\nClick for status and actions.`;
+    // Screen readers get the whole state, not the icon names in the text.
+    item.accessibilityInformation = { label: `${view.text.replace(/\$\([^)]*\)\s*/g, "")}. ${view.tooltip}`, role: "button" };
+    setContext("growpilot.running", daemon.running);
+    setContext("growpilot.ready", daemon.status.isReady);
+    setContext("growpilot.canLearn", daemon.serverCommands().includes("growpilot.adapters"));
     item.backgroundColor =
       view.severity === "normal" ? undefined : new vscode.ThemeColor(`statusBarItem.${view.severity}Background`);
   };

@@ -20,6 +20,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CodeServer, sleep } from "./codeServer";
+import { type Collision, type Contributed, type Platform, collisions, parseDefaultKeybindings } from "./keybindings";
 import { Workbench } from "./workbench";
 
 // Bundled to out/e2e/run.js (package.json "build:e2e"), so the repo is two levels up.
@@ -93,6 +94,7 @@ async function main(): Promise<number> {
     const vscode = server;
     bench = await Workbench.open(`${server.url}/?folder=${encodeURIComponent(workspace)}`, path.join(tmp, "chromium"), artifacts);
     const steps: [string, Step][] = [
+      ["the packaged README's images are files inside the .vsix (no network needed)", () => packagedImages(vsix)],
       ["the status bar shows the index and the model ready", waitReady],
       [
         "the daemon runs the recorded Python, passing over the workspace's .venv without growpilot",
@@ -102,7 +104,7 @@ async function main(): Promise<number> {
       ["Tab accepts it and a rating CodeLens appears above it", acceptWithTab],
       ["clicking 👍 thanks, then the lens goes away", clickThumbsUp],
       ["the daemon counted the acceptance and the 👍", (b) => checkFeedback(b, workspace, growpilotHome)],
-      ["Ctrl+Alt+- rates the last suggestion 👎 and the daemon counts it", rateLastDown],
+      ["Ctrl+Alt+Shift+- rates the last suggestion 👎 and the daemon counts it", rateLastDown],
       ["Reindex Workspace shows the daemon's progress notification", (b) => reindex(b, workspace)],
       ["Search Codebase opens a hit", search],
       ["Toggle Completions flips the status bar", toggleCompletions],
@@ -112,6 +114,11 @@ async function main(): Promise<number> {
       ["a broken pythonPath gives ONE error with Open Log", (b) => brokenPython(b, vscode, settings)],
       ["restoring the setting restarts the daemon", (b) => recover(b, vscode, settings)],
       ["a daemon crash gives ONE error; its Restart Daemon button brings it back", (b) => crash(b, vscode)],
+      ["Get Started opens the walkthrough", getStarted],
+      [
+        "no contributed keybinding collides with a VS Code default on Linux, macOS or Windows",
+        (b) => keybindingsFree(b, vscode, workspace, tmp),
+      ],
     ];
     for (const [name, step] of steps) {
       const started = Date.now();
@@ -137,6 +144,74 @@ async function main(): Promise<number> {
   console.log(`# screenshots and logs: ${path.relative(process.cwd(), artifacts)}/`);
   console.log(`${passed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;
+}
+
+/** vsce rewrites relative links to a repository URL unless told not to; each image must ship in the package. */
+async function packagedImages(vsix: string): Promise<string> {
+  const unzip = (...args: string[]): string => {
+    const run = spawnSync("unzip", args, { encoding: "utf8" });
+    if (run.status !== 0) throw new Error(`unzip ${args.join(" ")}: ${run.stderr}`);
+    return run.stdout;
+  };
+  const files = new Set(unzip("-Z1", vsix).split("\n"));
+  const readme = unzip("-p", vsix, "extension/readme.md");
+  const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+  if (!images.length) throw new Error("the packaged README shows no image");
+  for (const image of images) {
+    if (/^[a-z]+:/i.test(image)) throw new Error(`the packaged README loads ${image} from the network`);
+    if (!files.has(`extension/${image}`)) throw new Error(`the packaged README shows ${image}, which the .vsix lacks`);
+  }
+  return images.join(", ");
+}
+
+async function getStarted(bench: Workbench): Promise<string> {
+  await bench.runCommand("Growpilot: Get Started");
+  const page = bench.page.locator(".gettingStartedContainer", { hasText: "Get Started with Growpilot" });
+  await page.waitFor({ timeout: 20_000 });
+  await bench.screenshot("walkthrough");
+  const steps = await page.locator(".getting-started-step .step-title").allInnerTexts();
+  for (const title of ["Check the setup", "Rate what you accepted", "Where your data lives"]) {
+    if (!steps.some((s) => s.includes(title))) throw new Error(`the walkthrough lacks "${title}": ${JSON.stringify(steps)}`);
+  }
+  return `${steps.length} steps`;
+}
+
+/** Browser user agents: VS Code in a browser takes its platform, and so its default keybindings, from it. */
+const USER_AGENTS: Record<Exclude<Platform, "linux">, string> = {
+  mac: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36",
+  win: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36",
+};
+
+/** Our keybindings against the defaults this real VS Code reports, on each platform (the packaged manifest). */
+async function keybindingsFree(bench: Workbench, server: CodeServer, workspace: string, tmp: string): Promise<string> {
+  const manifest = JSON.parse(await fs.readFile(path.join(root, "package.json"), "utf8"));
+  const ours: Contributed[] = manifest.contributes.keybindings;
+  const counts: string[] = [];
+  const found: Collision[] = [];
+  for (const platform of ["linux", "mac", "win"] as Platform[]) {
+    const other =
+      platform === "linux"
+        ? undefined
+        : await Workbench.open(
+            `${server.url}/?folder=${encodeURIComponent(workspace)}`,
+            path.join(tmp, `chromium-${platform}`),
+            artifacts,
+            USER_AGENTS[platform],
+          );
+    try {
+      const defaults = parseDefaultKeybindings(await (other ?? bench).defaultKeybindingsText(platform === "mac"));
+      // A macOS page must show macOS keys, or the check would compare Linux twice.
+      if (platform === "mac" && !defaults.some((d) => d.key.includes("cmd+"))) throw new Error("the macOS page shows no cmd+ keys");
+      counts.push(`${platform} ${defaults.length}`);
+      found.push(...collisions(ours, defaults, platform));
+    } finally {
+      await other?.close();
+    }
+  }
+  if (found.length) {
+    throw new Error(found.map((c) => `${c.platform}: ${c.ours.key} (${c.ours.command}) shadows ${c.theirs.key} (${c.theirs.command})`).join("\n"));
+  }
+  return `defaults: ${counts.join(", ")}`;
 }
 
 /**
@@ -319,7 +394,7 @@ async function feedbackRow(bench: Workbench, screenshot?: string): Promise<strin
 
 async function rateLastDown(bench: Workbench): Promise<string> {
   await bench.page.locator(".editor-instance .monaco-editor .view-lines").first().click();
-  await bench.page.keyboard.press("Control+Alt+Minus");
+  await bench.page.keyboard.press("Control+Alt+Shift+Minus");
   const row = await bench.waitFor("the 👎 to be counted", 15_000, async () => {
     const text = await feedbackRow(bench);
     return /· 1 👎/.test(text) ? text : undefined;

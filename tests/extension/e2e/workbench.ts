@@ -16,10 +16,12 @@ export class Workbench {
     private readonly artifacts: string,
   ) {}
 
-  static async open(url: string, profileDir: string, artifacts: string): Promise<Workbench> {
+  /** `userAgent`: VS Code in a browser takes its platform (and so its default keybindings) from it. */
+  static async open(url: string, profileDir: string, artifacts: string, userAgent?: string): Promise<Workbench> {
     const context = await chromium.launchPersistentContext(profileDir, {
       executablePath: tools.chromium,
       headless: true,
+      ...(userAgent ? { userAgent } : {}),
       viewport: { width: 1280, height: 760 },
       args: [
         "--headless",
@@ -155,6 +157,25 @@ export class Workbench {
           .sort((a, b) => a.top - b.top)
           .map((line) => line.text.replace(/\u00a0/g, " ")),
       );
+  }
+
+  /**
+   * VS Code's default keybindings for the platform this page runs as, with the extensions' own: the
+   * text of "Open Default Keyboard Shortcuts (JSON)", copied out through the clipboard (the editor
+   * renders only the lines in view).
+   */
+  async defaultKeybindingsText(mac: boolean): Promise<string> {
+    await this.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(this.page.url()).origin });
+    await this.runCommand("Preferences: Open Default Keyboard Shortcuts (JSON)");
+    await this.page.locator(".tab.active", { hasText: /keybindings/i }).waitFor({ timeout: 20_000 });
+    await this.page.locator(".editor-instance .monaco-editor .view-lines").first().click();
+    await this.page.keyboard.press(mac ? "Meta+A" : "Control+A");
+    // Chromium on Linux copies on Ctrl+C natively, whatever platform VS Code believes it runs on.
+    await this.page.keyboard.press("Control+C");
+    return this.waitFor("the default keybindings on the clipboard", 10_000, async () => {
+      const text = await this.page.evaluate(() => navigator.clipboard.readText());
+      return text.includes('"command"') ? text : undefined;
+    });
   }
 
   async close(): Promise<void> {

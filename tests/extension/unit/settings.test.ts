@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
@@ -16,7 +16,13 @@ import {
 // Tests run bundled from out/unit/ (see package.json "build:tests").
 const root = path.resolve(__dirname, "../..");
 const manifest = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
-const contributed: Record<string, { default: unknown; scope?: string }> = manifest.contributes.configuration.properties;
+// Grouped into sections (General, Model, …), each with its own properties.
+const sections: { title: string; properties: Record<string, { default: unknown; scope?: string }> }[] =
+  manifest.contributes.configuration;
+const contributed: Record<string, { default: unknown; scope?: string; order?: number }> = Object.assign(
+  {},
+  ...sections.map((section) => section.properties),
+);
 
 /** PROTOCOL.md's settings table: `| \`key\` | type | default | meaning |` → key → default. */
 function protocolDefaults(): Map<string, unknown> {
@@ -44,15 +50,36 @@ test("contributed defaults equal PROTOCOL.md's defaults", () => {
   }
 });
 
-test("trainingSchedule says it is not used yet", () => {
-  assert.match(JSON.stringify(contributed["growpilot.trainingSchedule"]), /not used yet/i);
+test("every contributed setting is read somewhere and documented in the README", () => {
+  const extensionSource = readdirSync(path.join(root, "extension", "src"))
+    .filter((file) => file.endsWith(".ts") && file !== "settings.ts")
+    .map((file) => readFileSync(path.join(root, "extension", "src", file), "utf8"))
+    .join("\n");
+  const daemonConfig = readFileSync(path.join(root, "daemon", "growpilot", "config.py"), "utf8");
+  const readme = readFileSync(path.join(root, "README.md"), "utf8");
+  for (const key of Object.keys(contributed).map((k) => k.replace(/^growpilot\./, ""))) {
+    const extensionOnly = (EXTENSION_SETTINGS as readonly string[]).includes(key);
+    // The daemon's settings are fields of config.py's Settings (snake_case); the extension's own are read by get("key").
+    const field = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const read = extensionOnly ? extensionSource.includes(`"${key}"`) : new RegExp(`^\\s+${field}:`, "m").test(daemonConfig);
+    assert.ok(read, `growpilot.${key} is contributed but never read`);
+    assert.ok(readme.includes(`\`${key}\``), `growpilot.${key} is not in the README's settings table`);
+  }
+});
+
+test("settings are grouped, each with an order", () => {
+  assert.deepEqual(
+    sections.map((section) => section.title),
+    ["General", "Model", "Indexing", "Learning", "Advanced"],
+  );
+  for (const [key, value] of Object.entries(contributed)) assert.equal(typeof value.order, "number", key);
 });
 
 test("initializationOptions carry the daemon's keys only, with ~ expanded in paths", () => {
   const options = toInitializationOptions(
     reader({
       pythonPath: "/usr/bin/python3",
-      trainingSchedule: "idle",
+      triggerMode: "manual",
       modelPath: " ~/models/tiny ",
       embedderPath: "",
       device: "cpu",
@@ -89,7 +116,7 @@ test("model, interpreter, threading and indexing changes restart; the rest is se
     assert.equal(changeEffect(changed(key)), "notify", key);
   }
   assert.equal(changeEffect(changed("maxTokens", "modelPath")), "restart");
-  assert.equal(changeEffect(changed("trainingSchedule")), "none");
+  assert.equal(changeEffect(changed("triggerMode")), "none");
   assert.equal(changeEffect(() => false), "none");
 });
 

@@ -52,7 +52,8 @@ export function keyFor(binding: Contributed, platform: Platform): string | undef
 /**
  * Our bindings that shadow a default on `platform`: the same keys, or one being a prefix of the other
  * (a chord whose first part is a default key makes that key wait for a second part). Defaults whose
- * command is ours, or that remove a binding ("-command"), do not count.
+ * command is ours, that are our own contribution reported back, or that remove a binding ("-command"),
+ * do not count.
  */
 export function collisions(ours: readonly Contributed[], defaults: readonly Keybinding[], platform: Platform): Collision[] {
   const found: Collision[] = [];
@@ -63,6 +64,8 @@ export function collisions(ours: readonly Contributed[], defaults: readonly Keyb
     const mine = chords(key);
     for (const other of theirs) {
       const their = chords(other.key);
+      // The defaults VS Code reports include our own contributions (a key for a built-in command).
+      if (other.command === binding.command && their.join(" ") === mine.join(" ")) continue;
       const n = Math.min(mine.length, their.length);
       if (mine.slice(0, n).join(" ") === their.slice(0, n).join(" ")) {
         found.push({ platform, ours: { key, command: binding.command, when: binding.when }, theirs: other });

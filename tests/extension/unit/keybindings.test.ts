@@ -14,20 +14,30 @@ test("the same key, or one a prefix of the other, collides; removals and our own
     { key: "ctrl+k ctrl+s", command: "workbench.action.openGlobalKeybindings" },
     { key: "ctrl+alt+=", command: "-something.removed" },
     { key: "ctrl+alt+shift+=", command: "growpilot.rateLastUp" },
+    { key: "alt+\\", command: "editor.action.inlineSuggest.trigger" },
+    { key: "alt+]", command: "editor.action.inlineSuggest.showNext" },
   ];
   const ours = [
     { command: "growpilot.a", key: "alt+ctrl+-" },
     { command: "growpilot.b", key: "ctrl+k" },
     { command: "growpilot.c", key: "ctrl+alt+=" },
     { command: "growpilot.d", key: "ctrl+alt+shift+=", mac: "ctrl+k ctrl+s" },
+    // Our own binding for a built-in command, reported back among the defaults: not a collision.
+    { command: "editor.action.inlineSuggest.trigger", key: "alt+\\" },
+    // The same built-in command's default key is still taken for another command of ours.
+    { command: "editor.action.inlineSuggest.trigger", key: "alt+]" },
   ];
   assert.deepEqual(
     collisions(ours, defaults, "linux").map((c) => `${c.ours.command}:${c.theirs.command}`),
-    ["growpilot.a:workbench.action.navigateBack", "growpilot.b:workbench.action.openGlobalKeybindings"],
+    [
+      "growpilot.a:workbench.action.navigateBack",
+      "growpilot.b:workbench.action.openGlobalKeybindings",
+      "editor.action.inlineSuggest.trigger:editor.action.inlineSuggest.showNext",
+    ],
   );
   assert.deepEqual(
     collisions(ours, defaults, "mac").map((c) => c.ours.command),
-    ["growpilot.a", "growpilot.b", "growpilot.d"],
+    ["growpilot.a", "growpilot.b", "growpilot.d", "editor.action.inlineSuggest.trigger"],
     "mac overrides key",
   );
 });

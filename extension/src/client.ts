@@ -364,9 +364,11 @@ export class Daemon implements vscode.Disposable {
     if (run !== this.run) return;
     this.status.failed(reason);
     this.fire();
+    // Only a Python that cannot run the daemon is fixed in that setting (not a crash).
+    const pythonProblem = run.spawnError !== undefined || /is not installed for/.test(reason);
     const choice = await vscode.window.showErrorMessage(
       `Growpilot daemon ${what}: ${reason}`,
-      "Set Python Path…",
+      ...(pythonProblem ? ["Set Python Path…"] : []),
       "Open Log",
       "Restart Daemon",
     );

@@ -5,6 +5,7 @@
  */
 import * as vscode from "vscode";
 import { type Daemon, INLINE_ACCEPTED, type InlineAccepted } from "./client";
+import { setContext } from "./contextKeys";
 import { type LineChange, type Rating, RatingLenses } from "./ratings";
 
 const RATE = "growpilot.rateSuggestion";
@@ -59,7 +60,7 @@ export class Feedback implements vscode.CodeLensProvider, vscode.Disposable {
     this.lenses.accepted(accepted.generationId, accepted.uri, accepted.line, accepted.label);
     this.changed.fire();
     // The rating keys and palette commands exist only once there is something to rate.
-    void vscode.commands.executeCommand("setContext", "growpilot.canRate", true);
+    setContext("growpilot.canRate", true);
     if (accepted.reveal && vscode.window.activeTextEditor?.document.uri.toString() !== accepted.uri) {
       // A code action's result may be in another file (generated tests): show it where the lens is.
       const at = new vscode.Range(accepted.line, 0, accepted.line, 0);

@@ -6,7 +6,11 @@
 
 export type TriggerMode = "automatic" | "manual";
 
-/** Off by default where suggestions are noise or a leak: prose, secrets, commit messages. */
+/**
+ * Off by default where suggestions are noise or a leak: prose, secrets, commit messages. The same as
+ * package.json's default (a unit test holds them equal): a user's map replaces the default object
+ * wholesale, so the languages it does not name keep these values.
+ */
 export const DEFAULT_ENABLE: Readonly<Record<string, boolean>> = {
   "*": true,
   plaintext: false,

@@ -1,18 +1,10 @@
 /**
  * The status bar item: renders `DaemonStatus.view()` (status.ts); a click opens Show Status. It also
- * keeps the context keys that show or hide palette commands (package.json `menus.commandPalette`).
+ * keeps the context keys of the daemon's state (contextKeys.ts).
  */
 import * as vscode from "vscode";
 import type { Daemon } from "./client";
-
-const contextValues = new Map<string, boolean>();
-
-/** `setContext`, only when the value changes (render runs on every progress report). */
-function setContext(key: string, value: boolean): void {
-  if (contextValues.get(key) === value) return;
-  contextValues.set(key, value);
-  void vscode.commands.executeCommand("setContext", key, value);
-}
+import { setContext } from "./contextKeys";
 
 export function createStatusBar(daemon: Daemon): vscode.Disposable {
   const item = vscode.window.createStatusBarItem("growpilot.status", vscode.StatusBarAlignment.Right, 100);

@@ -4,6 +4,7 @@
  * the words and choices are learning.ts's, pure and unit-tested.
  */
 import * as vscode from "vscode";
+import { setContext } from "./contextKeys";
 import type { Daemon } from "./client";
 import {
   type AdapterChanged,
@@ -189,15 +190,9 @@ async function promote(daemon: Daemon, folderUri: string, version: string, reaso
  * swaps Retrain Now for Cancel Training in the palette.
  */
 export function watchTraining(daemon: Daemon, log: vscode.LogOutputChannel): vscode.Disposable {
-  let training = false;
-  void vscode.commands.executeCommand("setContext", TRAINING_CONTEXT, false);
+  setContext(TRAINING_CONTEXT, false);
   return vscode.Disposable.from(
-    daemon.onDidChange(() => {
-      const now = daemon.running && daemon.status.isTraining;
-      if (now === training) return;
-      training = now;
-      void vscode.commands.executeCommand("setContext", TRAINING_CONTEXT, now);
-    }),
+    daemon.onDidChange(() => setContext(TRAINING_CONTEXT, daemon.running && daemon.status.isTraining)),
     daemon.onTrainingDone(async (done) => {
       const { severity, text } = trainingOutcome(done);
       const show =

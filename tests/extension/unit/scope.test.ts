@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { test } from "node:test";
-import { languageEnabled, whyNoSuggestion } from "../../../extension/src/scope";
+import { DEFAULT_ENABLE, languageEnabled, whyNoSuggestion } from "../../../extension/src/scope";
+
+test("the built-in enable map is package.json's default", () => {
+  const manifest = JSON.parse(readFileSync(path.resolve(__dirname, "../..", "package.json"), "utf8"));
+  const general = manifest.contributes.configuration.find((section: { title: string }) => section.title === "General");
+  assert.deepEqual(general.properties["growpilot.enable"].default, DEFAULT_ENABLE);
+});
 
 test("prose, dotenv and commit messages are off by default; the map and * override", () => {
   assert.equal(languageEnabled(undefined, "python"), true);

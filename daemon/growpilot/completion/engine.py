@@ -27,6 +27,7 @@ from growpilot.completion.postprocess import postprocess
 from growpilot.completion.prompt import Budget, BuiltPrompt, build_prompt
 from growpilot.config import Settings
 from growpilot.indexing.languages import language_of, line_comment
+from growpilot.indexing.secrets import is_secret_path
 from growpilot.learning.events import EventStore, GenerationRecord
 from growpilot.models.fim import Snippet
 from growpilot.models.healing import heal_split
@@ -105,6 +106,8 @@ class CompletionEngine:
 
     # ----- the pipeline
     async def complete(self, req: CompletionRequest, debounce: bool = True) -> Suggestion | None:
+        if is_secret_path(req.path):
+            return None  # a secrets file (.env, a key): no model reads it, nothing is recorded
         started = time.perf_counter()
         self._seq += 1
         seq = self._seq

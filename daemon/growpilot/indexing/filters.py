@@ -1,8 +1,9 @@
 """Which files of a workspace get indexed.
 
 Ignore rules follow git: `.gitignore` at every level (plus `.git/info/exclude`), then
-`.growpilotignore` files with the same syntax; vendored directories are skipped by name. Content
-gates skip binary files (NUL bytes), oversized files and minified/generated ones (line-length gates).
+`.growpilotignore` files with the same syntax; vendored directories are skipped by name, and so are
+files that hold secrets (`.env`, keys; see secrets.py). Content gates skip binary files (NUL bytes), oversized
+files, minified/generated ones (line-length gates) and files in which detect-secrets finds a secret.
 Symlinks are followed by real path, each real file or directory visited once (no loops), and only
 while their target stays inside the workspace (a link to `$HOME` must not index the home folder), unless
 the `followExternalSymlinks` setting allows it.
@@ -19,6 +20,7 @@ import pathspec
 
 from growpilot.config import Settings
 from growpilot.indexing.languages import language_of
+from growpilot.indexing.secrets import find_secrets, is_secret_path
 
 log = logging.getLogger(__name__)
 IGNORE_FILES = (".gitignore", ".growpilotignore")
@@ -44,6 +46,7 @@ class WorkspaceFilter:
         # Folders never to enter, by real path (e.g. our own state dir when it lives in the workspace).
         self._skip_real = {os.path.realpath(d) for d in skip_dirs}
         self._specs: dict[str, pathspec.PathSpec | None] = {}
+        self._told_secret: set[str] = set()  # files logged as holding a secret (once each, not per edit)
 
     # ----- ignore rules
     def invalidate(self) -> None:
@@ -86,7 +89,7 @@ class WorkspaceFilter:
     def accepts_name(self, rel: str) -> bool:
         """Whether a file could be indexed by its name, given that its parent folders are not ignored."""
         name = rel.rsplit("/", 1)[-1]
-        return (language_of(rel) is not None and name not in LOCKFILES
+        return (language_of(rel) is not None and name not in LOCKFILES and not is_secret_path(name)
                 and not name.endswith((".min.js", ".min.css", ".map")) and not self.ignored(rel, False))
 
     def accepts(self, rel: str) -> bool:
@@ -161,8 +164,9 @@ class WorkspaceFilter:
         return FileEntry(rel, str(path), st.st_size, st.st_mtime_ns)
 
     # ----- content gates
-    def content_problem(self, data: bytes) -> str | None:
-        """Why this content should not be indexed (binary, minified/generated), or None."""
+    def content_problem(self, data: bytes, rel: str = "") -> str | None:
+        """Why this content should not be indexed (binary, minified/generated, holds a secret), or None.
+        `rel` names the file in the log and picks detect-secrets' rules for its language."""
         if b"\0" in data[:8192]:
             return "binary"
         lines = data.count(b"\n") + 1
@@ -171,4 +175,11 @@ class WorkspaceFilter:
         longest = max((len(line) for line in data.split(b"\n")), default=0)
         if longest > self.settings.max_line_chars:
             return "generated or minified (line longer than %d chars)" % self.settings.max_line_chars
+        found = find_secrets(data.decode("utf-8", errors="replace"), rel)
+        if found:
+            if rel not in self._told_secret:  # the file and where, never the secret itself
+                self._told_secret.add(rel)
+                log.info("not indexing %s: it holds a secret (%s)", rel or "a file",
+                         ", ".join(f"{kind} on line {n}" for n, kind in found[:3]))
+            return "holds a secret"
         return None

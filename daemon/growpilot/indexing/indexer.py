@@ -41,6 +41,7 @@ GROUP_CHUNKS = 2048  # new chunks embedded per group: big enough to batch well, 
 EMBED_SLICE = 256  # between slices a closing index stops (shutdown never waits for a whole group)
 PERSIST_EVERY_S = 30.0
 ORPHAN_VECTORS = 50_000  # vectors of vanished content kept, so switching branches back costs nothing
+DB_FILE = "catalog.sqlite"
 FAISS_FILE = "vectors.faiss"
 QDRANT_DIR = "qdrant"
 
@@ -111,7 +112,7 @@ class WorkspaceIndex:
 
     # ----- open and recover
     def _open(self) -> tuple[Catalog, VectorCache]:
-        db = self.state_dir / "catalog.sqlite"
+        db = self.state_dir / DB_FILE
         try:
             conn = connect(db)
         except CorruptDatabase as exc:
@@ -252,7 +253,7 @@ class WorkspaceIndex:
     def _work(self, entry: FileEntry, data: bytes) -> tuple[_FileWork | None, str]:
         if len(data) > self.settings.max_file_bytes:
             return None, "too large"
-        problem = self.filter.content_problem(data)
+        problem = self.filter.content_problem(data, entry.rel)
         if problem:
             return None, problem
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -333,6 +334,27 @@ class WorkspaceIndex:
             if self.store.dirty and time.monotonic() - self._last_persist >= max_age_s:
                 self.store.persist()
                 self._last_persist = time.monotonic()
+
+    def delete(self, also: Sequence[str] = ()) -> tuple[list[str], int]:
+        """Delete this index from disk (catalog, vector stores, and the `also` files of its state folder)
+        and go on as an empty one: the next sync or reindex rebuilds it. Syncs wait (a watcher batch
+        finishes first), searches meanwhile block, then find nothing. Returns (names deleted, bytes)."""
+        with self._sync_lock, self._lock:
+            self.store.close()
+            self.catalog.conn.close()
+            deleted, size = [], 0
+            for path in sorted(p for pattern in (f"{DB_FILE}*", f"{FAISS_FILE}*", f".{FAISS_FILE}.tmp-*", QDRANT_DIR, *also)
+                               for p in self.state_dir.glob(pattern)):
+                files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+                size += sum(f.stat().st_size for f in files)
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                deleted.append(path.name)
+            self.catalog, self.store = self._open()
+        log.info("deleted the index of %s (%d bytes)", self.root, size)
+        return deleted, size
 
     def close(self) -> None:
         """Stop a running sync at its next slice, persist, close."""

@@ -1,7 +1,8 @@
 """Append-only event store (SQLite, WAL) under GROWPILOT_HOME: every suggestion shown, every accept,
 every rating. Rows are never updated, with one exception: retention clears the prompts (the bulk, and
 the private part) of old generations, beyond `historyMaxDays` or `historyMaxMb`, marking them `pruned`;
-rows, outputs and events stay, so counts stay true and later work (memory, training) keeps its ratings."""
+rows, outputs and events stay, so counts stay true and later work (memory, training) keeps its ratings.
+Prompts and outputs are stored with the secrets detect-secrets finds in them redacted (indexing/secrets.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from growpilot.indexing.secrets import redact
 from growpilot.paths import growpilot_home
 
 _SCHEMA = """
@@ -82,6 +84,9 @@ class EventStore:
 
     def _insert(self, rec: GenerationRecord) -> None:
         row = asdict(rec)
+        # Secrets never reach the file: the model saw the real text (locally), the history keeps it
+        # redacted. Here, on the writer thread, it costs the reply nothing.
+        row["prompt"], row["output"] = redact(rec.prompt, rec.path), redact(rec.output, rec.path)
         row["timings"] = json.dumps(rec.timings)
         cols = ",".join(row)
         with self._lock:

@@ -19,6 +19,7 @@ from pygls.uris import to_fs_path
 from growpilot.actions.service import ActionError
 from growpilot.completion.engine import CompletionRequest, Suggestion
 from growpilot.config import settings_from
+from growpilot.indexing.secrets import is_secret_path
 from growpilot.learning.events import UnknownGeneration
 from growpilot.server import actions_lsp
 from growpilot.server.lsp import GrowpilotServer, raise_invalid
@@ -124,7 +125,7 @@ def register(server: GrowpilotServer) -> None:
     def code_action(ls: GrowpilotServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         """Instant: no model call; what to run is in each action's `data`, generated on resolve."""
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        if ls.services is None or doc.path is None:
+        if ls.services is None or doc.path is None or is_secret_path(doc.path):  # no model reads a secrets file
             return None
         return actions_lsp.list_actions(ls.services.actions, os.path.realpath(doc.path), doc, params)
 
@@ -158,6 +159,17 @@ def register(server: GrowpilotServer) -> None:
             raise_invalid(f"no workspace folder {wanted}")
         results = [await _index(ls, f) for f in folders]
         return {"folders": results}
+
+    @server.command("growpilot.deleteIndex")
+    async def delete_index(ls: GrowpilotServer, *args: Any) -> dict:
+        folder = _folder_arg(ls, args)
+        # On the index thread: after a running sync, never beside one.
+        return await asyncio.get_running_loop().run_in_executor(ls.services.index_pool, ls.services.delete_index, folder)
+
+    @server.command("growpilot.clearHistory")
+    async def clear_history(ls: GrowpilotServer, *args: Any) -> dict:
+        folder = _folder_arg(ls, args)
+        return await asyncio.get_running_loop().run_in_executor(None, ls.services.clear_history, folder)
 
     @server.command("growpilot.search")
     async def search(ls: GrowpilotServer, *args: Any) -> list:
@@ -360,6 +372,8 @@ async def _resolve_action(ls: GrowpilotServer, action: types.CodeAction) -> type
         raise JsonRpcInvalidParams(f"the document changed since this action was listed (version {data.version}, now "
                                    f"{doc.version}): ask for the actions again", data={"kind": "stale"})
     path = os.path.realpath(doc.path)
+    if is_secret_path(path):
+        raise_invalid(f"{os.path.basename(path)} holds secrets: Growpilot does not run there")
     request = actions_lsp.action_request(path, doc, data)
     cancel = threading.Event()
     title = action.title.removeprefix("Growpilot: ")
@@ -419,7 +433,7 @@ def _rel(folder: Folder, path: str) -> str:
 
 
 def _schedule_buffer_index(ls: GrowpilotServer, uri: str) -> None:
-    if ls.services is None:
+    if ls.services is None or is_secret_path(uri):  # never indexed (filters.py): nothing to schedule
         return
     timers = ls.buffer_timers
     if (old := timers.pop(uri, None)) is not None:

@@ -12,9 +12,10 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from growpilot import __version__
+from growpilot.indexing.secrets import SECRET_FILE_EXCEPTIONS, SECRET_FILE_PATTERNS
 from growpilot.server.services import Services
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,16 @@ class GrowpilotProtocol(LanguageServerProtocol):
             if isinstance(data, dict) and "id" in data and "method" in data:
                 return _Rejected(data["id"], exc)
             raise
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams):
+        """pygls' initialize, plus what clients should know before opening files: which ones hold
+        secrets (the daemon neither indexes nor completes them; a client can skip them too)."""
+        result = yield from super().lsp_initialize(params)
+        experimental = result.capabilities.experimental if isinstance(result.capabilities.experimental, dict) else {}
+        result.capabilities.experimental = {**experimental, "growpilot": {
+            "secretFilePatterns": list(SECRET_FILE_PATTERNS), "secretFileExceptions": list(SECRET_FILE_EXCEPTIONS)}}
+        return result
 
     def handle_message(self, message):
         if isinstance(message, _Rejected):

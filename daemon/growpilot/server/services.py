@@ -141,6 +141,19 @@ class Services:
         finally:
             folder.indexing = False
 
+    def delete_index(self, folder: Folder) -> dict:
+        """Delete the folder's index and its context calibration from disk and memory (blocking; run it
+        in `index_pool`, after any running sync). The watcher goes on; a reindex rebuilds from scratch.
+        Trained adapters stay."""
+        deleted, size = folder.index.delete(also=(calibration.FILE,))
+        folder.context, folder.last_sync = None, SyncStats()
+        return {"folderUri": folder.root.as_uri(), "deleted": deleted, "bytes": size}
+
+    def clear_history(self, folder: Folder) -> dict:
+        """Delete the folder's suggestion history (generations and their accepts and ratings; blocking:
+        the file is compacted)."""
+        return {"folderUri": folder.root.as_uri(), **self.events.clear(str(folder.root))}
+
     def watch(self, folder: Folder, on_error: Callable[[str], None] = log.warning) -> None:
         if folder.watcher is not None:
             return

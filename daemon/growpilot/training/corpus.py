@@ -23,8 +23,8 @@ def training_dir(root: str | os.PathLike[str]) -> Path:
 
 
 def collect_files(root: str | os.PathLike[str], settings: Settings) -> list[SourceFile]:
-    """The files the index would index (ignore rules, vendored folders, lockfiles, size, binary and
-    minified gates), read now, sorted by path."""
+    """The files the index would index (ignore rules, vendored folders, lockfiles, secret files, size,
+    binary, minified and secret-content gates), read now, sorted by path."""
     real = Path(os.path.realpath(root))
     flt = WorkspaceFilter(real, settings, skip_dirs=(str(workspace_state_dir(real)), str(growpilot_home())))
     out = []
@@ -34,7 +34,7 @@ def collect_files(root: str | os.PathLike[str], settings: Settings) -> list[Sour
                 data = fh.read(settings.max_file_bytes + 1)
         except OSError:
             continue
-        if len(data) > settings.max_file_bytes or flt.content_problem(data):
+        if len(data) > settings.max_file_bytes or flt.content_problem(data, entry.rel):
             continue
         out.append(SourceFile(entry.rel, data.decode("utf-8", errors="replace"), content_hash(data), entry.mtime_ns,
                               language_of(entry.rel) or "text"))

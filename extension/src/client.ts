@@ -25,7 +25,7 @@ import { type ProgressKind, progressKind } from "./progress";
 import { growpilotHome, type ResolvedPython, resolvePython } from "./python";
 import { acceptedGenerationId } from "./ratings";
 import { type SettingsReader, expandHome, toInitializationOptions, trustAwareSettings } from "./settings";
-import { whyNoSuggestion } from "./scope";
+import { type SecretFileRules, isSecretFile, whyNoSuggestion } from "./scope";
 import { DaemonStatus, type ModelReady } from "./status";
 
 /** The notification that ends a training cycle; the extension tells the daemon it shows these itself. */
@@ -242,13 +242,24 @@ export class Daemon implements vscode.Disposable {
   }
 
   private clientOptions(run: Run): LanguageClientOptions {
+    // A file that holds secrets (by the daemon's advertised rules) is never sent: not opened, not
+    // changed, no request. The daemon refuses them too; this keeps their text out of the pipe.
+    const secret = (document: vscode.TextDocument): boolean =>
+      isSecretFile(document.uri.path, run.client.initializeResult?.capabilities.experimental?.growpilot as SecretFileRules | undefined);
     const middleware: Middleware = {
       ...this.extraMiddleware,
+      didOpen: (document, next) => (secret(document) ? Promise.resolve() : next(document)),
+      didChange: (event, next) => (secret(event.document) ? Promise.resolve() : next(event)),
+      didSave: (document, next) => (secret(document) ? Promise.resolve() : next(document)),
+      didClose: (document, next) => (secret(document) ? Promise.resolve() : next(document)),
+      willSave: (event, next) => (secret(event.document) ? Promise.resolve() : next(event)),
+      provideCodeActions: (document, range, context, token, next) => (secret(document) ? [] : next(document, range, context, token)),
       // The daemon also serves textDocument/completion for other editors; in VS Code the same
       // suggestion is ghost text, and asking twice would run the model twice per keystroke.
       provideCompletionItem: () => undefined,
       // Rewrap `growpilot.accept` so an accepted item also gets its rating CodeLens (feedback.ts).
       provideInlineCompletionItems: async (document, position, context, token, next) => {
+        if (secret(document)) return null;
         const config = vscode.workspace.getConfiguration("growpilot", document);
         const skip = whyNoSuggestion({
           completionsEnabled: this.status.completionsEnabled,
@@ -258,7 +269,15 @@ export class Daemon implements vscode.Disposable {
           enable: config.get<Record<string, unknown>>("enable"),
         });
         if (skip) return null;
-        const result = await next(document, position, context, token);
+        this.status.requestBegin();
+        this.fire();
+        let result: Awaited<ReturnType<typeof next>>;
+        try {
+          result = await next(document, position, context, token);
+        } finally {
+          this.status.requestEnd();
+          this.fire();
+        }
         const items = Array.isArray(result) ? result : (result?.items ?? []);
         for (const item of items) {
           const generationId = acceptedGenerationId(item.command);

@@ -6,6 +6,7 @@ import * as vscode from "vscode";
 import { type Daemon, DaemonNotRunning } from "./client";
 import { errorMessage } from "./feedback";
 import { type StatusResult, statusEntries } from "./status";
+import { privacyCommands } from "./privacy";
 import { learningCommands } from "./training";
 
 interface FolderIndex {
@@ -55,6 +56,7 @@ export function registerCommands(daemon: Daemon, log: vscode.LogOutputChannel): 
     await run();
   };
   const learning = learningCommands(daemon, ifSupported);
+  const privacy = privacyCommands(daemon, ifSupported);
 
   const reindex = async (): Promise<void> => {
     // The progress notification comes from the daemon's `$/progress` (see indexProgress.ts).
@@ -152,6 +154,8 @@ export function registerCommands(daemon: Daemon, log: vscode.LogOutputChannel): 
     command("growpilot.stopTraining", "Cancelling the training", learning.cancel),
     command("growpilot.rollbackAdapter", "Rolling back the adapter", learning.rollback),
     command("growpilot.showAdapters", "Showing the adapters", learning.showAdapters),
+    command("growpilot.deleteWorkspaceIndex", "Deleting the index", privacy.deleteIndex),
+    command("growpilot.clearSuggestionHistory", "Clearing the suggestion history", privacy.clearHistory),
     command("growpilot.showStatus", "Showing the status", showStatus),
     command("growpilot.searchCodebase", "Searching", search),
     command("growpilot.toggleCompletions", "Toggling completions", toggleCompletions),

@@ -64,6 +64,8 @@ export class DaemonStatus {
   private adapter: string | null = null;
   private readonly adapters = new Map<string, string | null>();
   private lastTraining = "";
+  /** Inline completion requests in flight: the status bar spins while one runs. */
+  private requests = 0;
   completionsEnabled = true;
 
   /** A new daemon process: everything it told the previous one is void. */
@@ -78,6 +80,7 @@ export class DaemonStatus {
     this.adapter = null;
     this.adapters.clear();
     this.lastTraining = "";
+    this.requests = 0;
   }
 
   running(): void {
@@ -151,6 +154,14 @@ export class DaemonStatus {
     this.adapter = change.adapter;
   }
 
+  requestBegin(): void {
+    this.requests++;
+  }
+
+  requestEnd(): void {
+    this.requests = Math.max(0, this.requests - 1);
+  }
+
   get isTraining(): boolean {
     return this.training.size > 0;
   }
@@ -204,8 +215,13 @@ export class DaemonStatus {
         severity: "normal",
       };
     }
+    // Short: the adapter is what changes as Growpilot learns; the model is in the tooltip.
+    const short = `Growpilot · ${this.adapter ?? "base"}`;
+    if (this.requests > 0) {
+      return { text: `$(loading~spin) ${short}`, tooltip: [`Asking ${summary}${where} for a suggestion…`, ...extra].join("\n"), severity: "normal" };
+    }
     return {
-      text: `$(sparkle) Growpilot: ${summary}`,
+      text: `$(sparkle) ${short}`,
       tooltip: [`Growpilot is ready: ${summary}${where}.`, ...extra].join("\n"),
       severity: "normal",
     };

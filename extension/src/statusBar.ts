@@ -18,7 +18,10 @@ export function createStatusBar(daemon: Daemon): vscode.Disposable {
     item.accessibilityInformation = { label: `${view.text.replace(/\$\([^)]*\)\s*/g, "")}. ${view.tooltip}`, role: "button" };
     setContext("growpilot.running", daemon.running);
     setContext("growpilot.ready", daemon.status.isReady);
-    setContext("growpilot.canLearn", daemon.serverCommands().includes("growpilot.adapters"));
+    const commands = daemon.serverCommands();
+    setContext("growpilot.canLearn", commands.includes("growpilot.adapters"));
+    setContext("growpilot.canDeleteIndex", commands.includes("growpilot.deleteIndex"));
+    setContext("growpilot.canClearHistory", commands.includes("growpilot.clearHistory"));
     item.backgroundColor =
       view.severity === "normal" ? undefined : new vscode.ThemeColor(`statusBarItem.${view.severity}Background`);
   };

@@ -42,7 +42,7 @@ function workspaceFolders(): { uri: string; name: string }[] {
  * The folder a command is about (learning.ts chooseFolder), asking when it cannot tell. `among`: folder
  * names to prefer (those being trained, for Cancel Training).
  */
-async function pickFolder(purpose: string, among: readonly string[] = []): Promise<string | undefined> {
+export async function pickFolder(purpose: string, among: readonly string[] = []): Promise<string | undefined> {
   const all = workspaceFolders();
   const preferred = all.filter((f) => among.includes(folderName(f.uri)));
   const folders = preferred.length ? preferred : all;
@@ -50,7 +50,7 @@ async function pickFolder(purpose: string, among: readonly string[] = []): Promi
   const active = editor ? vscode.workspace.getWorkspaceFolder(editor.document.uri)?.uri.toString() : undefined;
   const choice = chooseFolder(folders, active);
   if (choice === undefined) {
-    void vscode.window.showInformationMessage("Growpilot learns from a workspace folder: open a local folder first.");
+    void vscode.window.showInformationMessage("Growpilot works on workspace folders: open a local folder first.");
     return undefined;
   }
   if (choice !== "pick") return choice;

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import uuid
 from typing import Any
 
@@ -19,6 +20,8 @@ from growpilot.indexing.secrets import SECRET_FILE_EXCEPTIONS, SECRET_FILE_PATTE
 from growpilot.server.services import Services
 
 log = logging.getLogger(__name__)
+# Troubleshooting: GROWPILOT_LOG_MESSAGES=1 logs each message received (its method and document, never its text).
+_message_log = logging.getLogger("growpilot.messages") if os.environ.get("GROWPILOT_LOG_MESSAGES") == "1" else None
 
 
 class _Rejected:
@@ -54,6 +57,10 @@ class GrowpilotProtocol(LanguageServerProtocol):
             log.warning("rejected request %s: %s", message.id, message.error)
             self._send_response(message.id, error=message.error.to_response_error())
             return
+        # Only once records go to the client (server.loop): stderr's last line is a crash's reason.
+        if _message_log is not None and self._server.loop is not None and (method := getattr(message, "method", None)):
+            document = getattr(getattr(getattr(message, "params", None), "text_document", None), "uri", None)
+            _message_log.info("received %s%s", method, f" {document}" if document else "")
         super().handle_message(message)
 
 

@@ -19,6 +19,7 @@ import { spawnSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import { CodeServer, sleep } from "./codeServer";
 import { type Collision, type Contributed, type Platform, collisions, parseDefaultKeybindings } from "./keybindings";
 import { Workbench } from "./workbench";
@@ -29,7 +30,7 @@ const artifacts = path.join(root, "artifacts", "e2e");
 const python = process.env.GROWPILOT_E2E_PYTHON || path.join(root, ".venv", "bin", "python");
 const readyTimeoutMs = Number(process.env.GROWPILOT_E2E_READY_TIMEOUT || 900) * 1000;
 
-const READY = /Growpilot: \S.* · \S+/;
+const READY = /Growpilot · \S+/;
 const GHOST = ".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text";
 
 type Step = (bench: Workbench) => Promise<string | void>;
@@ -88,7 +89,8 @@ async function main(): Promise<number> {
       root: path.join(tmp, "vscode"),
       vsix,
       settings,
-      env: { GROWPILOT_HOME: growpilotHome },
+      // The daemon logs each message it receives (method and document): the proof that secret files are never sent.
+      env: { GROWPILOT_HOME: growpilotHome, GROWPILOT_LOG_MESSAGES: "1" },
       logFile: path.join(artifacts, "code-server.log"),
     });
     const vscode = server;
@@ -105,8 +107,14 @@ async function main(): Promise<number> {
       ["clicking 👍 thanks, then the lens goes away", clickThumbsUp],
       ["the daemon counted the acceptance and the 👍", (b) => checkFeedback(b, workspace, growpilotHome)],
       ["Ctrl+Alt+Shift+- rates the last suggestion 👎 and the daemon counts it", rateLastDown],
+      [
+        "secret files (.env, credentials.json) are never sent to the daemon and leave no history",
+        (b) => secretFiles(b, vscode, workspace, growpilotHome),
+      ],
+      ["in manual trigger mode typing sends no request; Alt+\\ asks and shows ghost text", (b) => manualTrigger(b, vscode, workspace, settings)],
       ["Reindex Workspace shows the daemon's progress notification", (b) => reindex(b, workspace)],
       ["Search Codebase opens a hit", search],
+      ["Delete This Workspace's Index asks, deletes it; Reindex Now rebuilds it", (b) => deleteIndexThenReindex(b, workspace, growpilotHome)],
       ["Toggle Completions flips the status bar", toggleCompletions],
       ["Retrain Now starts training, the status bar shows it, Cancel Training stops it with ONE message", retrainAndCancel],
       ["Roll Back Adapter with no adapter says so, as information", rollbackNothing],
@@ -312,7 +320,10 @@ async function ghostText(bench: Workbench): Promise<string> {
   await page.keyboard.type("def area_of_square(side):", { delay: 20 });
   await page.keyboard.press("Enter"); // VS Code indents the body
   let lastTrigger = Date.now();
+  let spun = false; // the status bar spins while a request runs (a CPU request takes seconds)
+  const spinner = page.locator(".statusbar-item", { hasText: "Growpilot" }).locator(".codicon-loading");
   const ghost = await bench.waitFor("ghost text in the editor", 180_000, async () => {
+    spun ||= (await spinner.count()) > 0;
     const texts = await page.locator(GHOST).allInnerTexts();
     const text = texts.join("").trim();
     if (text) return text;
@@ -327,7 +338,8 @@ async function ghostText(bench: Workbench): Promise<string> {
   if (process.env.GROWPILOT_E2E_DOCS_SCREENSHOT === "1") {
     await bench.screenshot("docs", path.join(root, "docs", "screenshot.png"));
   }
-  return `ghost text: ${JSON.stringify(ghost.slice(0, 60))}`;
+  if (!spun) throw new Error("the status bar never showed a request running");
+  return `ghost text: ${JSON.stringify(ghost.slice(0, 60))}; the status bar spun meanwhile`;
 }
 
 async function acceptWithTab(bench: Workbench): Promise<string> {
@@ -400,6 +412,141 @@ async function rateLastDown(bench: Workbench): Promise<string> {
     return /· 1 👎/.test(text) ? text : undefined;
   });
   return row;
+}
+
+/** The daemon's message log (GROWPILOT_LOG_MESSAGES=1), in the order received, as far as it is flushed. */
+async function receivedMessages(server: CodeServer): Promise<string[]> {
+  const dir = path.join(server.userDataDir, "logs");
+  const files = (await fs.readdir(dir, { recursive: true }).catch(() => [] as string[])).filter((f) => f.endsWith(".log"));
+  const lines: string[] = [];
+  for (const file of files) {
+    const content = await fs.readFile(path.join(dir, file), "utf8").catch(() => "");
+    lines.push(...content.split("\n").filter((l) => l.includes("growpilot.messages: received ")));
+  }
+  return lines.map((l) => l.slice(l.indexOf("received ") + "received ".length).trim());
+}
+
+/** Waits until the message log has `message`; returns the log up to and including it. */
+async function waitReceived(bench: Workbench, server: CodeServer, message: string): Promise<string[]> {
+  return bench.waitFor(`the daemon to log "${message}"`, 30_000, async () => {
+    const all = await receivedMessages(server);
+    const at = all.lastIndexOf(message);
+    return at >= 0 ? all.slice(0, at + 1) : undefined;
+  });
+}
+
+function uriOf(file: string): string {
+  return pathToFileURL(file).toString();
+}
+
+/** Rows of the daemon's event store matching `where` (read with the daemon's Python, as a user could). */
+function generationCount(growpilotHome: string, where: string): number {
+  const script = `import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); print(db.execute("SELECT count(*) FROM generations WHERE ${where}").fetchone()[0])`;
+  const run = spawnSync(python, ["-c", script, path.join(growpilotHome, "events.sqlite")], { encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`reading events.sqlite failed: ${run.stderr}`);
+  return Number(run.stdout.trim());
+}
+
+async function secretFiles(bench: Workbench, server: CodeServer, workspace: string, growpilotHome: string): Promise<string> {
+  const secrets = { ".env": "API_TOKEN=", "credentials.json": '{\n  "client_secret": "' };
+  for (const [name, text] of Object.entries(secrets)) {
+    await fs.writeFile(path.join(workspace, name), `${text}\n`);
+    await bench.openFile(name);
+    await bench.page.keyboard.press("Control+End");
+    await bench.page.keyboard.type("s3cr3t-value", { delay: 20 });
+    await bench.page.keyboard.press("Alt+Backslash"); // asked for explicitly: still nothing may be sent
+    await sleep(3_000);
+    if (await bench.page.locator(GHOST).count()) throw new Error(`${name} shows ghost text`);
+    await bench.page.keyboard.press("Control+S");
+  }
+  await bench.screenshot("secret-file");
+  // A file opened after them: once its didOpen is in the log, everything sent before it is too.
+  await fs.writeFile(path.join(workspace, "after_secrets.py"), "def after_secrets():\n    return 1\n");
+  await bench.openFile("after_secrets.py");
+  const received = await waitReceived(bench, server, `textDocument/didOpen ${uriOf(path.join(workspace, "after_secrets.py"))}`);
+  const leaked = received.filter((m) => /\/\.env\b|credentials\.json/.test(m));
+  if (leaked.length) throw new Error(`the daemon received: ${JSON.stringify(leaked)}`);
+  const shapes = received.filter((m) => m.endsWith(uriOf(path.join(workspace, "shapes.py")))).length;
+  if (!shapes) throw new Error("the message log lacks shapes.py, so it cannot prove anything");
+  await feedbackRow(bench); // growpilot.status flushes the history
+  const stored = generationCount(growpilotHome, "path LIKE '%.env' OR path LIKE '%credentials.json'");
+  const ordinary = generationCount(growpilotHome, "path LIKE '%shapes.py'");
+  if (stored !== 0 || ordinary < 1) throw new Error(`history rows: ${stored} for the secret files, ${ordinary} for shapes.py`);
+  return `${received.length} messages received, none for the secret files (${shapes} for shapes.py); history: 0 vs ${ordinary}`;
+}
+
+/**
+ * growpilot.triggerMode manual: typing a new function sends no inlineCompletion (in the daemon's log,
+ * between the file's didOpen and a Show Status marker); Alt+\\ then asks and ghost text appears.
+ */
+async function manualTrigger(bench: Workbench, server: CodeServer, workspace: string, settings: Record<string, unknown>): Promise<string> {
+  await server.writeSettings({ ...settings, "growpilot.triggerMode": "manual" });
+  await sleep(2_000); // VS Code reads the settings file when it changes
+  const file = path.join(workspace, "manual_mode.py");
+  await fs.writeFile(file, '"""Squares."""\n\n\n');
+  await bench.openFile("manual_mode.py");
+  await bench.page.keyboard.press("Control+End");
+  await bench.page.keyboard.type("def perimeter_of_square(side):", { delay: 20 });
+  await bench.page.keyboard.press("Enter");
+  await sleep(8_000); // automatic mode asks within the debounce
+  if (await bench.page.locator(GHOST).count()) throw new Error("ghost text appeared without being asked for");
+  await feedbackRow(bench); // the marker: a workspace/executeCommand
+  const before = await waitReceived(bench, server, "workspace/executeCommand");
+  const opened = before.lastIndexOf(`textDocument/didOpen ${uriOf(file)}`);
+  if (opened < 0) throw new Error("the daemon never received manual_mode.py");
+  const typed = before.slice(opened);
+  if (!typed.some((m) => m.startsWith("textDocument/didChange"))) throw new Error("the typing never reached the daemon");
+  const asked = typed.filter((m) => m.startsWith("textDocument/inlineCompletion"));
+  if (asked.length) throw new Error(`typing sent ${asked.length} inlineCompletion requests in manual mode`);
+  await bench.page.locator(".editor-instance .monaco-editor .view-lines").first().click();
+  await bench.page.keyboard.press("Control+End");
+  let lastTrigger = 0;
+  const ghost = await bench.waitFor("ghost text after Alt+\\", 180_000, async () => {
+    const text = (await bench.page.locator(GHOST).allInnerTexts()).join("").trim();
+    if (text) return text;
+    if (Date.now() - lastTrigger > 20_000) {
+      await bench.page.keyboard.press("Alt+Backslash");
+      lastTrigger = Date.now();
+    }
+    return undefined;
+  });
+  await bench.screenshot("manual-trigger");
+  await bench.page.keyboard.press("Escape");
+  await server.writeSettings(settings);
+  return `${typed.length} messages while typing, no inlineCompletion; Alt+\\ → ${JSON.stringify(ghost.slice(0, 40))}`;
+}
+
+async function deleteIndexThenReindex(bench: Workbench, workspace: string, growpilotHome: string): Promise<string> {
+  const chunks = (): number => {
+    const cli = spawnSync(python, ["-m", "growpilot", "status", "--workspace", workspace, "--json"], {
+      encoding: "utf8",
+      env: { ...process.env, GROWPILOT_HOME: growpilotHome },
+      timeout: 120_000,
+    });
+    if (cli.status !== 0) throw new Error(`growpilot status --json failed: ${cli.stderr || cli.error}`);
+    return Number(JSON.parse(cli.stdout).chunks ?? JSON.parse(cli.stdout).folders?.[0]?.chunks);
+  };
+  const before = chunks();
+  const from = (await bench.notificationLog()).length;
+  await bench.runCommand("Growpilot: Delete This Workspace's Index");
+  const dialog = bench.page.locator(".monaco-dialog-box", { hasText: "Delete the Growpilot index of workspace?" });
+  await dialog.waitFor({ timeout: 15_000 });
+  await bench.screenshot("delete-index-confirm");
+  await dialog.locator(".monaco-button", { hasText: "Delete Index" }).click();
+  const done = await bench.waitFor("the deleted message", 30_000, async () =>
+    (await bench.notificationsSeen(from)).find((t) => /deleted the index of workspace|failed/.test(t)),
+  );
+  if (!/Growpilot deleted the index of workspace \(\d+\.\d MB\)/.test(done)) throw new Error(`Delete Index answered "${done}"`);
+  const after = chunks();
+  if (!(before > 100 && after < before / 10)) throw new Error(`chunks: ${before} before, ${after} after Delete Index`);
+  const toast = bench.page.locator(".notification-toast", { hasText: "deleted the index of workspace" });
+  await toast.locator(".monaco-button", { hasText: "Reindex Now" }).click();
+  const rebuilt = await bench.waitFor("the reindex result", 120_000, async () =>
+    (await bench.notificationsSeen(from)).find((t) => /reindexed \d+ files/.test(t)),
+  );
+  const again = chunks();
+  if (again < before * 0.9) throw new Error(`chunks after Reindex Now: ${again} (before ${before})`);
+  return `${before} chunks → "${done.slice(0, 70)}" → ${after} → "${rebuilt.slice(0, 50)}" → ${again}`;
 }
 
 async function reindex(bench: Workbench, workspace: string): Promise<string> {

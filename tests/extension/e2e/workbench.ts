@@ -139,9 +139,17 @@ export class Workbench {
     const input = this.page.locator(".quick-input-widget .quick-input-box input");
     await input.waitFor({ state: "visible", timeout: 10_000 });
     await input.fill(name);
-    await this.waitFor(`Quick Open to list ${name}`, 15_000, async () =>
-      (await this.page.locator(".quick-input-widget .monaco-list-row").first().innerText()).includes(name),
-    );
+    let asked = Date.now();
+    await this.waitFor(`Quick Open to list ${name}`, 30_000, async () => {
+      if ((await this.page.locator(".quick-input-widget .monaco-list-row").first().innerText()).includes(name)) return true;
+      if (Date.now() - asked > 2_000) {
+        // Quick Open's file list lags behind files just written: search again.
+        await input.fill("");
+        await input.fill(name);
+        asked = Date.now();
+      }
+      return undefined;
+    });
     await this.page.keyboard.press("Enter");
     await this.page.locator(`.tab.active`, { hasText: name }).waitFor({ timeout: 10_000 });
     await this.page.locator(".monaco-editor .view-lines").first().click();

@@ -58,7 +58,7 @@ test("status bar: starting → indexing n/m → loading model → model · base"
   assert.equal(status.view().text, "$(sync~spin) Growpilot: loading model");
   status.modelReady({ model: "/m/qwen.gguf", device: "cpu", adapter: null, loadSeconds: 3, error: null });
   assert.deepEqual(status.view(), {
-    text: "$(sparkle) Growpilot: qwen · base",
+    text: "$(sparkle) Growpilot · base",
     tooltip: "Growpilot is ready: qwen · base on cpu.",
     severity: "normal",
   });
@@ -71,7 +71,7 @@ test("status bar: model before index, reindex, adapter, completions off", () => 
   status.modelReady({ model: "tiny", adapter: "v3" });
   assert.equal(status.view().text, "$(sync~spin) Growpilot: indexing");
   status.indexReady();
-  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · adapter v3");
+  assert.equal(status.view().text, "$(sparkle) Growpilot · v3");
   status.progressBegin(7);
   status.progressReport(7, "5/10 files");
   assert.equal(status.view().text, "$(sync~spin) Growpilot: indexing 5/10");
@@ -87,7 +87,7 @@ test("status bar: an index pass that ended without indexReady (it failed) does n
   status.modelReady({ model: "tiny" });
   status.progressBegin("t");
   status.progressEnd("t");
-  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · base");
+  assert.equal(status.view().text, "$(sparkle) Growpilot · base");
   status.starting(true);
   status.progressEnd("never-begun");
   status.running();
@@ -145,7 +145,7 @@ test("status bar: training progress, its outcome, then the promoted adapter", ()
   status.running();
   status.indexReady();
   status.modelReady({ model: "/m/qwen.gguf", device: "cpu", adapter: null });
-  assert.equal(status.view().text, "$(sparkle) Growpilot: qwen · base");
+  assert.equal(status.view().text, "$(sparkle) Growpilot · base");
   assert.equal(status.isTraining, false);
   status.trainingBegin("t", "Growpilot: training my shop");
   assert.equal(status.isTraining, true);
@@ -179,12 +179,12 @@ test("status bar: training progress, its outcome, then the promoted adapter", ()
   });
   assert.equal(status.isTraining, false);
   assert.deepEqual(status.view(), {
-    text: "$(sparkle) Growpilot: qwen · adapter v3",
+    text: "$(sparkle) Growpilot · v3",
     tooltip: "Growpilot is ready: qwen · adapter v3 on cpu.\nLast training: v3 promoted for my shop (held-out NLL 0.91 → 0.80).",
     severity: "normal",
   });
   status.adapterChanged({ folderUri: "file:///w/my%20shop", adapter: null, previous: "v3", reason: "rollback" });
-  assert.equal(status.view().text, "$(sparkle) Growpilot: qwen · base");
+  assert.equal(status.view().text, "$(sparkle) Growpilot · base");
   status.completionsEnabled = false;
   assert.equal(status.view().text, "$(circle-slash) Growpilot: completions off");
   status.trainingBegin("t2", "Growpilot: training my shop");
@@ -197,10 +197,10 @@ test("status bar: a new daemon forgets training, adapters and outcomes; a model 
   status.running();
   status.indexReady();
   status.modelReady({ model: "tiny", adapter: "v2" });
-  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · adapter v2");
+  assert.equal(status.view().text, "$(sparkle) Growpilot · v2");
   status.adapterChanged({ folderUri: "file:///a", adapter: "v3", previous: "v2", reason: "promote" });
   status.adapterChanged({ folderUri: "file:///b", adapter: null, previous: "v1", reason: "rollback" });
-  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · base", "the last change shows");
+  assert.equal(status.view().text, "$(sparkle) Growpilot · base", "the last change shows");
   assert.match(status.view().tooltip, /\na: adapter v3\nb: base model/);
   status.modelReady({ model: "tiny", adapter: "v3" });
   assert.equal(status.view().tooltip, "Growpilot is ready: tiny · adapter v3.");
@@ -211,7 +211,7 @@ test("status bar: a new daemon forgets training, adapters and outcomes; a model 
   status.running();
   status.indexReady();
   status.modelReady({ model: "tiny" });
-  assert.equal(status.view().text, "$(sparkle) Growpilot: tiny · base");
+  assert.equal(status.view().text, "$(sparkle) Growpilot · base");
 });
 
 test("status quick pick: folder adapters and learning rows", () => {
@@ -239,4 +239,28 @@ test("status quick pick: folder adapters and learning rows", () => {
     { label: "$(mortar-board) Learning lib", description: "last training: v2 rejected (2025-06-01 14:03)" },
     { label: "$(folder) new", description: "1 files · 1 chunks · 1 vectors · base" },
   ]);
+});
+
+test("status bar: spins while a suggestion is asked for, back when every request ended", () => {
+  const status = new DaemonStatus();
+  status.starting(false);
+  status.running();
+  status.modelReady({ model: "/m/qwen.gguf", device: "cpu", adapter: "v2", loadSeconds: 3, error: null });
+  status.requestBegin();
+  status.requestBegin();
+  assert.deepEqual(status.view(), {
+    text: "$(loading~spin) Growpilot · v2",
+    tooltip: "Asking qwen · adapter v2 on cpu for a suggestion…",
+    severity: "normal",
+  });
+  status.requestEnd();
+  assert.equal(status.view().text, "$(loading~spin) Growpilot · v2", "one still runs");
+  status.requestEnd();
+  status.requestEnd(); // an extra end (a restart in between) never goes below zero
+  assert.equal(status.view().text, "$(sparkle) Growpilot · v2");
+  status.requestBegin();
+  status.starting(false); // a new daemon: the old process's requests are gone
+  status.running();
+  status.modelReady({ model: "/m/qwen.gguf", device: "cpu", adapter: null, loadSeconds: 3, error: null });
+  assert.equal(status.view().text, "$(sparkle) Growpilot · base");
 });

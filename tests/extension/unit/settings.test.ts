@@ -162,3 +162,13 @@ test("pythonPath never comes from a workspace, trusted or not", () => {
   const user = configuration({ pythonPath: { defaultValue: "", globalValue: "/usr/bin/python3", workspaceValue: "./py" } });
   assert.equal(trustAwareSettings(user, false).get("pythonPath"), "/usr/bin/python3");
 });
+
+test("every setting is described, and every choice of an enum too", () => {
+  for (const [key, spec] of Object.entries(contributed) as [string, Record<string, unknown>][]) {
+    assert.ok(spec.markdownDescription || spec.description, `${key} has no description`);
+    if (Array.isArray(spec.enum)) {
+      assert.ok(Array.isArray(spec.enumDescriptions), `${key} has no enumDescriptions`);
+      assert.equal((spec.enumDescriptions as unknown[]).length, spec.enum.length, `${key}: one description per choice`);
+    }
+  }
+});

@@ -186,6 +186,88 @@ def cmd_history(args) -> int:
     return 0
 
 
+def _time_arg(end: bool):
+    def parse(value: str) -> float:
+        from growpilot.learning.feedback import parse_time
+
+        try:
+            return parse_time(value, end=end)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def _feedback_workspace(args) -> str:
+    workspace = os.path.realpath(args.workspace)
+    if not os.path.isdir(workspace):  # a deleted folder's history can still be exported or forgotten
+        log.warning("%s is not a folder (now): reading the history recorded for that path", workspace)
+    return workspace
+
+
+def cmd_feedback(args) -> int:
+    """Export or forget a workspace's suggestions and what was done with them (learning/feedback.py)."""
+    from growpilot.learning import feedback
+    from growpilot.learning.events import EventStore
+
+    workspace = _feedback_workspace(args)
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        raise SystemExit("growpilot: --since must be before --until")
+    events = EventStore()
+    try:
+        if args.action == "export":
+            n = 0
+            try:
+                for record in feedback.export(events, workspace, args.since, args.until):
+                    sys.stdout.write(json.dumps(record) + "\n")
+                    n += 1
+                sys.stdout.flush()
+            except BrokenPipeError:  # `… | head`: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 0
+            log.info("exported %d suggestions of %s", n, workspace)
+            return 0
+        try:
+            path = feedback.store_path(workspace, args.file) if args.file is not None else None
+            result = feedback.forget(events, workspace, args.ids, path, args.since, args.until, args.dry_run)
+        except ValueError as exc:
+            raise SystemExit(f"growpilot: {exc}") from None
+    finally:
+        events.close()
+    _emit(result, args.json, feedback.forget_text(result))
+    return 1 if result["not_found"] else 0
+
+
+def cmd_prompt(args) -> int:
+    """The exact prompt of one suggestion (as stored: detected secrets redacted), and what was in it."""
+    from growpilot.learning import feedback
+    from growpilot.learning.events import EventStore
+
+    workspace = _feedback_workspace(args)
+    events = EventStore()
+    try:
+        row = events.generation(args.generation_id)
+    finally:
+        events.close()
+    if row is None or row["workspace"] != workspace:
+        print(f"growpilot: no suggestion {args.generation_id} in the history of {workspace} "
+              "(see: growpilot feedback export --workspace PATH)", file=sys.stderr)
+        return 2
+    view = feedback.prompt_view(row)
+    if args.json:
+        _emit(view, True, "")
+        return 0
+    if view["prompt"] is None:
+        print(f"growpilot: no prompt to show for {view['id']}: {view['note']}", file=sys.stderr)
+        print(feedback.prompt_header(view), file=sys.stderr)
+        return 1
+    print(feedback.prompt_header(view), file=sys.stderr, flush=True)
+    sys.stdout.write(view["prompt"])  # exactly: no newline of ours after it, but on a terminal
+    if sys.stdout.isatty() and not view["prompt"].endswith("\n"):
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+    return 0
+
+
 def cmd_serve(args) -> int:
     from growpilot.server.main import serve
 
@@ -439,6 +521,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-mb", type=_positive, help="prune: override historyMaxMb")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_history)
+
+    s = sub.add_parser("feedback", help="export or forget a workspace's suggestions and what was done with them")
+    fsub = s.add_subparsers(dest="action", required=True)
+    e = fsub.add_parser("export", help="JSON lines on stdout: one per suggestion, oldest first, with its events")
+    f = fsub.add_parser("forget", help="delete suggestions and their events from the history and the training data")
+    for x in (e, f):
+        x.add_argument("--workspace", required=True, metavar="PATH")
+        x.add_argument("--since", type=_time_arg(False), metavar="T",
+                       help="from T on (ISO-8601 date or date-time, local time unless it has an offset; or unix seconds)")
+        x.add_argument("--until", type=_time_arg(True), metavar="T",
+                       help="before T (a date: to the end of that day)")
+        x.set_defaults(func=cmd_feedback, ids=None, file=None, dry_run=False, json=False)
+    f.add_argument("--id", dest="ids", action="append", metavar="ID", help="a generation id (repeatable)")
+    f.add_argument("--file", metavar="PATH", help="suggestions in this file, or in a folder and below it")
+    f.add_argument("--dry-run", action="store_true", help="say what would be forgotten; change nothing")
+    f.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("prompt", help="the exact prompt a suggestion used, with its snippets and examples")
+    s.add_argument("generation_id", metavar="GENERATION_ID")
+    s.add_argument("--workspace", required=True, metavar="PATH")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_prompt)
 
     s = sub.add_parser("complete", help="complete at FILE:LINE:COL (1-based) with the daemon's engine")
     s.add_argument("position")

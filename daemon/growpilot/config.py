@@ -43,6 +43,7 @@ class Settings:
     # auto: snippets only in workspaces where they lower the loss of the workspace's own cross-file code
     context_gate: str = _opt("auto", choices=("auto", "always", "never"))
     token_healing: bool = _opt(True)  # the prompt never ends inside a token (see models/healing.py)
+    memory_examples: int = _opt(2, lo=0, hi=8)  # few-shot examples from the workspace's rated suggestions; 0 = off
     # indexing
     max_file_bytes: int = _opt(1_000_000, lo=1_000, hi=100_000_000)
     max_line_chars: int = _opt(1_000, lo=80, hi=100_000)  # a longer line marks a minified/generated file

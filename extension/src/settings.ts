@@ -19,6 +19,7 @@ export const DAEMON_SETTINGS = [
   "contextShare",
   "suffixShare",
   "retrievalSnippets",
+  "memoryExamples",
   "contextFormat",
   "contextGate",
   "tokenHealing",

@@ -24,10 +24,13 @@ from growpilot.actions import conventions, edits, prompts, targets
 from growpilot.actions.edits import BadAnswer, FileEdit
 from growpilot.actions.targets import Region, Target
 from growpilot.completion.context import CursorContext
+from growpilot.completion.prompt import fit_snippets
 from growpilot.config import Settings
 from growpilot.indexing.languages import language_of
 from growpilot.learning.events import EventStore, GenerationRecord
 from growpilot.models.chat import render_chat, stop_at, template_of
+from growpilot.plugins import Request as PluginRequest
+from growpilot.plugins.host import PLUGIN_SHARE
 
 log = logging.getLogger(__name__)
 # action → (title after "Growpilot: ", LSP code action kind)
@@ -116,6 +119,7 @@ class _Plan:
     rel: str
     line: int
     notes: dict = field(default_factory=dict)
+    asked: PluginRequest | None = None  # what plugins are told of the action
 
 
 def title_of(action: str) -> str:
@@ -210,7 +214,7 @@ class ActionService:
         timings = {"model_ms": round(gen.prefill_ms + gen.decode_ms, 1), "prefill_ms": round(gen.prefill_ms, 1),
                    "decode_ms": round(gen.decode_ms, 1), "prompt_tokens": gen.prompt_tokens,
                    "new_tokens": gen.tokens, "stop": gen.stop_reason, **plan.notes, **prompt.notes}
-        built, problem = self._build(plan, answer, gen.stop_reason)
+        built, problem = await self._build_checked(plan, answer, gen.stop_reason, timings)
         repaired = False
         if problem is not None and built is not None and built.syntax:  # one repair, with the error shown
             progress("repairing: " + problem)
@@ -219,7 +223,7 @@ class ActionService:
             answer, gen2 = await self._generate(text, retry, backend, cancel, progress)
             timings.update(repair_model_ms=round(gen2.prefill_ms + gen2.decode_ms, 1), repair_stop=gen2.stop_reason,
                            first_problem=problem)
-            built, problem = self._build(plan, answer, gen2.stop_reason)
+            built, problem = await self._build_checked(plan, answer, gen2.stop_reason, timings)
             repaired = True
         latency = round((time.perf_counter() - started) * 1000, 1)
         timings["total_ms"] = latency
@@ -238,6 +242,20 @@ class ActionService:
         focus = built.focus or (req.path, plan.line)  # Explain: the first line explained
         return ActionResult(req.action, rec.id, built.files, built.markdown, focus, built.output, latency, repaired,
                             timings)
+
+    async def _build_checked(self, plan: _Plan, answer: str, stop: str,
+                             timings: dict) -> tuple[Built | None, str | None]:
+        """`_build` of the answer as the plugins' post-processors leave it (a veto: nothing to build, the
+        reason as the problem). The model's own answer is what gets recorded."""
+        plugins = self.engine.plugins
+        if plan.asked is not None and answer.strip() and plugins.has_postprocessors:
+            outcome = await asyncio.get_running_loop().run_in_executor(self._pool, plugins.postprocess, plan.asked,
+                                                                       answer)
+            timings.update(outcome.notes())
+            if outcome.text is None:
+                return None, f"the plugin {outcome.vetoed_by} vetoed the answer"
+            answer = outcome.text
+        return self._build(plan, answer, stop)
 
     def _build(self, plan: _Plan, answer: str, stop: str) -> tuple[Built | None, str | None]:
         try:
@@ -307,8 +325,10 @@ class ActionService:
             if region is None:
                 raise ActionError("nothing to explain here: select some code, or put the cursor in a function")
         lines = targets.lines_of(text)
-        ctx = prompts.Context(rel, language, "\n".join(lines[:region.first]), "\n".join(lines[region.last + 1:]),
-                              self._snippets(ws, rel, language, text, region))
+        before, after = "\n".join(lines[:region.first]), "\n".join(lines[region.last + 1:])
+        asked = PluginRequest(rel, req.path, ws.root, language, before, after, "action", req.action)
+        snippets = self._snippets(ws, rel, language, text, region) + self._plugin_snippets(asked, count, total)
+        ctx = prompts.Context(rel, language, before, after, snippets)
         code = targets.region_text(text, region)
         indent = targets.common_indent(code)
         plain = _dedent(code, indent)
@@ -330,7 +350,7 @@ class ActionService:
                 build = functools.partial(build_region, text, req.path, region, indent, python, "fixed code")
         except prompts.TooLong as exc:
             raise ActionError(f"the code is too long for one prompt ({exc}): select less, or raise promptTokens")
-        return _Plan(prompt, build, rel, region.first, {"region": [region.first + 1, region.last + 1]})
+        return _Plan(prompt, build, rel, region.first, {"region": [region.first + 1, region.last + 1]}, asked)
 
     def _python_target(self, text: str, line: int, action: str) -> Target:
         tree, error = targets.parse(text)
@@ -354,6 +374,14 @@ class ActionService:
         except Exception as exc:  # an index being rebuilt: the action goes on without context
             log.warning("retrieval for a code action failed: %s", exc)
             return []
+
+    def _plugin_snippets(self, asked: PluginRequest, count, total: int) -> list:
+        """The context providers' snippets, cut to their share of the budget; after the retrieved ones (the
+        action prompt's snippets then share its context share)."""
+        plugins = self.engine.plugins
+        if not plugins.has_context:
+            return []
+        return fit_snippets(plugins.context(asked), int(total * PLUGIN_SHARE), count)[0]
 
     # ----- the actions' plans (the builders they return are the pure functions below the class)
     def _docstring_plan(self, req: ActionRequest, ws, target: Target, plain: str, ctx, count, total, read_text):

@@ -30,6 +30,12 @@ class CursorContext:
         return self.suffix.split("\n", 1)[0]
 
 
+def search_query(prefix: str, lines: int = 8) -> str:
+    """What the lines before the cursor say, as retrieval searches for it (and memory compares it): the
+    last `lines` lines' non-blank ones, nearest first (BM25 keeps the first 24 words)."""
+    return "\n".join(reversed([line for line in prefix.split("\n")[-lines:] if line.strip()]))
+
+
 def split_at(text: str, line: int, character: int) -> tuple[str, str]:
     """Split a document at a 0-based (line, character) position given in code points."""
     lines = text.split("\n")

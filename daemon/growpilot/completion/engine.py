@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule
+from growpilot.completion.context import CursorContext, completion_mode, search_query, split_at, stop_rule
 from growpilot.completion.names import overlap, split_imports, subwords
 from growpilot.completion.outline import definition_view, is_class, is_overload
 from growpilot.completion.postprocess import postprocess
@@ -29,9 +29,12 @@ from growpilot.config import Settings
 from growpilot.indexing.languages import language_of, line_comment
 from growpilot.indexing.secrets import is_secret_path
 from growpilot.learning.events import EventStore, GenerationRecord
+from growpilot.learning.memory import MEMORY_SHARE, Memory
 from growpilot.models.fim import Snippet
 from growpilot.models.healing import heal_split
 from growpilot.models.holder import ModelHolder
+from growpilot.plugins import Request as PluginRequest
+from growpilot.plugins.host import PLUGIN_SHARE, PluginHost
 
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{2,}\b")
@@ -86,9 +89,14 @@ class _Shown:
 
 class CompletionEngine:
     def __init__(self, model: ModelHolder, events: EventStore, settings: Callable[[], Settings],
-                 workspace_for: Callable[[str], Workspace | None] = lambda path: None):
-        """`settings` returns the current settings: their one owner is the caller (Services)."""
+                 workspace_for: Callable[[str], Workspace | None] = lambda path: None,
+                 plugins: PluginHost | None = None, memory: Memory | None = None):
+        """`settings` returns the current settings, `plugins` holds the context providers and
+        post-processors (none when not given), `memory` finds few-shot examples (none when not given):
+        their one owner is the caller (Services)."""
         self.model = model
+        self.plugins = plugins or PluginHost()
+        self.memory = memory
         self.events = events
         self._settings = settings
         self.workspace_for = workspace_for
@@ -131,7 +139,8 @@ class CompletionEngine:
                 return None  # a newer keystroke superseded this one
         loop = asyncio.get_running_loop()
         t_prep = time.perf_counter()
-        prompt, forced, timings = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend)
+        asked = _plugin_request(req, ws, ctx)
+        prompt, forced, timings = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend, asked)
         timings["prepare_ms"] = _ms(t_prep)
         cancel = threading.Event()
         if self._running is not None:
@@ -153,30 +162,60 @@ class CompletionEngine:
         # The healed text is the user's own: what follows it is the suggestion.
         text = postprocess(gen.text[len(forced):], ctx, backend.template.stops) if gen.text.startswith(forced) else None
         timings["postprocess_ms"] = _ms(t_post)
+        if text and self.plugins.has_postprocessors:  # off the event loop: a plugin may be slow
+            outcome = await loop.run_in_executor(self._prepare_pool, self.plugins.postprocess, asked, text)
+            text = outcome.text
+            timings.update(plugins_ms=outcome.ms, **outcome.notes())
         self._cache[key] = text or ""
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return self._record(req, ws, ctx, prompt.text, text or "", started, "model", timings)
 
-    def _prepare(self, ws: Workspace | None, ctx: CursorContext, backend) -> tuple[BuiltPrompt, str, dict]:
+    def _prepare(self, ws: Workspace | None, ctx: CursorContext, backend,
+                 asked: PluginRequest | None = None) -> tuple[BuiltPrompt, str, dict]:
         """The prompt, and the text its answer must start with (token healing: the prompt gives up the
-        cursor line's last token, so it never ends inside one)."""
+        cursor line's last token, so it never ends inside one). Plugins' snippets come with their own share
+        of the budget, whatever the context gate says of retrieval."""
         t0 = time.perf_counter()
         snippets = self.retrieve(ws, ctx)
+        t_plugins = time.perf_counter()
+        extra = self.plugins.context(asked) if asked is not None and self.plugins.has_context else []
+        t_memory = time.perf_counter()
+        examples = self._examples(ws, ctx)
         t1 = time.perf_counter()
         forced = heal_split(ctx.line_prefix, backend.encode, backend.decode) if self.settings.token_healing else ""
         healed = dataclasses.replace(ctx, prefix=ctx.prefix[:len(ctx.prefix) - len(forced)])
-        prompt = self.build(ws, healed, backend, snippets)
-        return prompt, forced, {"retrieval_ms": round((t1 - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
-                                "snippets": [f"{x.path}" for x in prompt.snippets], "healed": forced}
+        prompt = self.build(ws, healed, backend, snippets, extra=extra, examples=examples)
+        timings = {"retrieval_ms": round((t_plugins - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
+                   "snippets": [f"{x.path}" for x in prompt.snippets], "healed": forced}
+        if self.memory is not None and ws is not None:
+            timings["memory_ms"] = round((t1 - t_memory) * 1000, 2)
+        timings["provenance"] = prompt.provenance()  # the GenerationRecord takes it (events.sqlite `provenance`)
+        if extra:
+            timings.update(plugin_context_ms=round((t_memory - t_plugins) * 1000, 2),
+                           plugin_snippets=[x.path for x in extra])
+        return prompt, forced, timings
+
+    def _examples(self, ws: Workspace | None, ctx: CursorContext) -> list:
+        """The few-shot examples for this cursor (learning/memory.py); none when memory is off or fails."""
+        k = self.settings.memory_examples
+        if self.memory is None or ws is None or k <= 0:
+            return []
+        try:
+            return self.memory.examples(ws.root, ctx.prefix, k, (ctx.path, ctx.prefix + ctx.suffix))
+        except Exception as exc:  # memory must never cost a completion
+            log.exception("few-shot memory failed: %s", exc)
+            return []
 
     def build(self, ws: Workspace | None, ctx: CursorContext, backend, snippets: list[Snippet],
-              repo_format: bool | None = None) -> BuiltPrompt:
+              repo_format: bool | None = None, extra: list[Snippet] = (), examples: list = ()) -> BuiltPrompt:
         s = self.settings
         return build_prompt(backend.template, backend.count_tokens, ctx.prefix, ctx.suffix, snippets, ctx.path,
                             os.path.basename(ws.root) if ws else "workspace",
-                            Budget(s.prompt_tokens, s.context_share, s.suffix_share), line_comment(ctx.language),
-                            repo_format=s.context_format == "repo" if repo_format is None else repo_format)
+                            Budget(s.prompt_tokens, s.context_share, s.suffix_share, PLUGIN_SHARE, MEMORY_SHARE),
+                            line_comment(ctx.language),
+                            repo_format=s.context_format == "repo" if repo_format is None else repo_format,
+                            extra=extra, examples=examples)
 
     def retrieve(self, ws: Workspace | None, ctx: CursorContext) -> list[Snippet]:
         """Snippets for the prompt, other files first and never the part of this file the prompt shows:
@@ -199,8 +238,7 @@ class CompletionEngine:
         if ws is None or not n:
             return []
         chosen: list[tuple] = self._definitions(ws, ctx, n)
-        lines = ctx.prefix.split("\n")[-QUERY_LINES:]
-        query = "\n".join(reversed([line for line in lines if line.strip()]))  # nearest words first (BM25 keeps 24)
+        query = search_query(ctx.prefix, QUERY_LINES)  # nearest words first; memory embeds the same text
         if query.strip() and len(chosen) < n:
             lo, hi = ctx.line + 1 - EXCLUDE_BEFORE, ctx.line + 1 + EXCLUDE_AFTER
 
@@ -270,7 +308,8 @@ class CompletionEngine:
             return None
         rec = GenerationRecord(workspace=ws.root if ws else None, path=ctx.path, line=req.line, character=req.character,
                                kind=req.kind, mode=ctx.mode, prompt=prompt, output=text, model=backend.name,
-                               adapter=ws.adapter_version if ws else None, latency_ms=latency, source=source, timings=timings)
+                               adapter=ws.adapter_version if ws else None, latency_ms=latency, source=source, timings=timings,
+                               provenance=timings.pop("provenance", None))
         self.events.record_generation(rec)
         return Suggestion(text, rec.id, latency, source, ctx.mode, timings)
 
@@ -292,6 +331,11 @@ class CompletionEngine:
             self._running.set()
         self._prepare_pool.shutdown(wait=False, cancel_futures=True)
         self._model_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _plugin_request(req: CompletionRequest, ws: Workspace | None, ctx: CursorContext) -> PluginRequest:
+    return PluginRequest(ctx.path.replace(os.sep, "/"), req.path, ws.root if ws else None, ctx.language, ctx.prefix,
+                         ctx.suffix, req.kind, ctx.mode)
 
 
 def _mentions(text: str, name: str) -> bool:
@@ -316,8 +360,7 @@ def _by_file(chunks: list) -> list[Snippet]:
     files: dict[str, list] = {}
     for c in chunks:
         files.setdefault(c.path, []).append(c)
-    return [Snippet(path, "\n\n".join(c.text for c in sorted(parts, key=lambda c: c.start_line)))
-            for path, parts in files.items()]
+    return [Snippet.of_chunks(path, parts) for path, parts in files.items()]
 
 
 def _context_key(backend, settings: Settings, path: str, ctx: CursorContext, adapter: str | None) -> bytes:

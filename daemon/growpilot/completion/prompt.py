@@ -4,12 +4,21 @@ tokenizer comes in as a `count_tokens` function."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from growpilot.completion.names import Statement, import_statements
 from growpilot.models.fim import FimTemplate, Snippet
 
 CountTokens = Callable[[str], int]
+
+
+class Example(Protocol):
+    """A few-shot example (learning.memory.Example): a past generation's id, and its text as a snippet
+    showing at most `lines` lines of its context before the suggestion."""
+    id: str
+
+    def snippet(self, lines: int) -> Snippet: ...
+
 _RESERVED = 24  # template markers, repo line, file path
 _MIN_SNIPPET_TOKENS = 32
 # Of the prefix's room, at most, for the file's imports when the prefix is cut. On 67 openai-agents
@@ -24,6 +33,8 @@ class Budget:
     total: int
     context_share: float
     suffix_share: float
+    plugin_share: float = 0.0  # of the total, at most, for plugins' snippets (`extra`), on top of context_share
+    memory_share: float = 0.0  # of the total, at most, for the few-shot examples (`examples`), on top of both
 
 
 @dataclass(frozen=True)
@@ -33,30 +44,71 @@ class BuiltPrompt:
     suffix: str
     snippets: tuple[Snippet, ...]
     tokens: int  # estimated from the parts
+    examples: tuple[str, ...] = ()  # generation ids of the few-shot examples (memory) in the prompt
+
+    def provenance(self) -> dict:
+        """What went into the prompt besides the file itself, as GenerationRecord.provenance stores it:
+        {"snippets": [{path, start_line, end_line}] (source lines shown, 1-based), "examples": [ids]}."""
+        return {"snippets": [span for s in self.snippets for span in s.spans()], "examples": list(self.examples)}
 
 
 def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix: str, snippets: Sequence[Snippet],
-                 path: str, repo: str, budget: Budget, comment: str = "#", repo_format: bool = False) -> BuiltPrompt:
+                 path: str, repo: str, budget: Budget, comment: str = "#", repo_format: bool = False,
+                 extra: Sequence[Snippet] = (), examples: Sequence[Example] = ()) -> BuiltPrompt:
     """Snippets (best first) share their part of the budget; the suffix its share of the budget (at most
     half of what the snippets leave); the prefix the remainder, so whatever a part leaves unused goes to
     the text nearest the cursor. Snippets take their room from the far prefix, not from the suffix: the
-    lines right after the cursor (often the next uses of what it is about to call) are worth more."""
+    lines right after the cursor (often the next uses of what it is about to call) are worth more.
+    `extra` (plugins' snippets, growpilot.plugins) share `plugin_share` the same way, laid out farther
+    from the cursor; `examples` (few-shot memory, best first) `memory_share`, whole, farthest of all."""
     available = max(budget.total - _RESERVED, 64)
-    context_cap = int(available * budget.context_share) if snippets else 0
-    kept: list[Snippet] = []
-    used = 0
-    costs = [count(s.path) + 2 + lines_cost(s.text, count, context_cap) for s in snippets]
-    for s, room in zip(snippets, snippet_rooms(costs, context_cap)):
-        text, cost = head_lines(s.text, room - count(s.path) - 2, count)
-        if text.strip():
-            kept.append(Snippet(s.path, text))
-            used += cost + count(s.path) + 2
+    kept, used = fit_snippets(snippets, int(available * budget.context_share), count)
+    if extra:
+        more, more_used = fit_snippets(extra, int(available * budget.plugin_share), count)
+        kept, used = kept + more, used + more_used
+    shown, shown_used = fit_examples(examples, int(available * budget.memory_share), count)
+    used += shown_used
     rest = available - used
     suffix_text, suffix_cost = (head_lines(suffix, min(int(available * budget.suffix_share), rest // 2), count)
                                 if template.has_fim else ("", 0))
     prefix_text, prefix_cost = fit_prefix(prefix, rest - suffix_cost, count)
-    text = template.render(prefix_text, suffix_text, kept, path, repo, comment, repo_format)
-    return BuiltPrompt(text, prefix_text, suffix_text, tuple(kept), used + suffix_cost + prefix_cost + _RESERVED)
+    text = template.render(prefix_text, suffix_text, kept + [s for _, s in shown], path, repo, comment, repo_format)
+    return BuiltPrompt(text, prefix_text, suffix_text, tuple(kept), used + suffix_cost + prefix_cost + _RESERVED,
+                       tuple(gid for gid, _ in shown))
+
+
+def fit_examples(examples: Sequence[Example], cap: int, count: CountTokens,
+                 max_lines: int = 4) -> tuple[list[tuple[str, Snippet]], int]:
+    """(id, snippet) of the examples (best first) that fit `cap` tokens together, and what they cost: each
+    whole, with as many of its context lines (up to `max_lines`) as its room allows; one that does not fit
+    with a single context line is left out."""
+    kept: list[tuple[str, Snippet]] = []
+    used = 0
+    for ex in examples:
+        for lines in range(max_lines, 0, -1):
+            s = ex.snippet(lines)
+            cost = count(s.path) + 2 + sum(count(line + "\n") for line in s.text.split("\n"))
+            if used + cost <= cap:
+                kept.append((ex.id, s))
+                used += cost
+                break
+    return kept, used
+
+
+def fit_snippets(snippets: Sequence[Snippet], cap: int, count: CountTokens) -> tuple[list[Snippet], int]:
+    """The snippets (best first) cut at line boundaries to share `cap` tokens, and what they cost, each
+    with its path line; those left empty are dropped."""
+    kept: list[Snippet] = []
+    used = 0
+    if not snippets or cap <= 0:
+        return kept, used
+    costs = [count(s.path) + 2 + lines_cost(s.text, count, cap) for s in snippets]
+    for s, room in zip(snippets, snippet_rooms(costs, cap)):
+        text, cost = head_lines(s.text, room - count(s.path) - 2, count)
+        if text.strip():
+            kept.append(s.cut(text))
+            used += cost + count(s.path) + 2
+    return kept, used
 
 
 def snippet_rooms(costs: Sequence[int], cap: int) -> list[int]:

@@ -2,7 +2,13 @@
 every rating. Rows are never updated, with one exception: retention clears the prompts (the bulk, and
 the private part) of old generations, beyond `historyMaxDays` or `historyMaxMb`, marking them `pruned`;
 rows, outputs and events stay, so counts stay true and later work (memory, training) keeps its ratings.
-Prompts and outputs are stored with the secrets detect-secrets finds in them redacted (indexing/secrets.py)."""
+Prompts and outputs are stored with the secrets detect-secrets finds in them redacted (indexing/secrets.py).
+
+Each generation also keeps its provenance (a JSON column): which retrieved snippets (path, source lines)
+and which few-shot examples (generation ids) its prompt held; it stays when retention clears the prompt.
+`forget` really deletes generations and their events (secure_delete, WAL checkpointed) and keeps only
+their ids in `forgotten`, so that copies made elsewhere (training run folders, memory) can be recognised
+and dropped; `growpilot feedback export|forget` and `growpilot prompt` (learning/feedback.py) read here."""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator, Sequence
 
 from growpilot.indexing.secrets import redact
 from growpilot.paths import growpilot_home
@@ -30,7 +36,11 @@ CREATE TABLE IF NOT EXISTS events(
     id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, generation_id TEXT NOT NULL REFERENCES generations(id),
     kind TEXT NOT NULL, value TEXT, source TEXT);
 CREATE INDEX IF NOT EXISTS events_generation ON events(generation_id);
+CREATE TABLE IF NOT EXISTS forgotten(id TEXT PRIMARY KEY, workspace TEXT, forgotten REAL NOT NULL);
 """
+# Columns added after the first release: (name, declaration); added to an older file when it is opened.
+_ADDED_COLUMNS = (("pruned", "INTEGER NOT NULL DEFAULT 0"), ("provenance", "TEXT"))
+EXPORT_BATCH = 500
 RATINGS = ("up", "down")
 PRUNE_EVERY_S = 3600.0
 MB = 1 << 20
@@ -58,6 +68,9 @@ class GenerationRecord:
     timings: dict = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: float = field(default_factory=time.time)
+    # {"snippets": [{path, start_line, end_line}], "examples": [generation ids]} (BuiltPrompt.provenance());
+    # None: not recorded (cached and typed-ahead suggestions, code actions, older records)
+    provenance: dict | None = None
 
 
 class EventStore:
@@ -70,12 +83,24 @@ class EventStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA secure_delete=ON")  # a cleared prompt is overwritten, not left in free pages
         self._conn.executescript(_SCHEMA)
-        if "pruned" not in {row[1] for row in self._conn.execute("PRAGMA table_info(generations)")}:
-            self._conn.execute("ALTER TABLE generations ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0")
+        self._add_missing_columns()
         self._conn.execute("CREATE INDEX IF NOT EXISTS generations_created ON generations(created)")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="growpilot-events")  # off the reply's path
         self._limits: Callable[[], tuple[float, float]] | None = None
         self._next_prune = 0.0
+        self._changes = 0  # accepts, ratings, prunes, clears, forgets through this store (change_marker)
+
+    def _add_missing_columns(self) -> None:
+        """Older files get the newer columns (nullable or defaulted: existing rows stay valid). Two processes
+        opening an old file at once may both try: the loser's "duplicate column" is the same outcome."""
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(generations)")}
+        for name, declaration in _ADDED_COLUMNS:
+            if name not in have:
+                try:
+                    self._conn.execute(f"ALTER TABLE generations ADD COLUMN {name} {declaration}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def record_generation(self, rec: GenerationRecord) -> str:
         """Queue the record (written in order by a background thread); return its id at once."""
@@ -88,6 +113,7 @@ class EventStore:
         # redacted. Here, on the writer thread, it costs the reply nothing.
         row["prompt"], row["output"] = redact(rec.prompt, rec.path), redact(rec.output, rec.path)
         row["timings"] = json.dumps(rec.timings)
+        row["provenance"] = None if rec.provenance is None else json.dumps(rec.provenance)
         cols = ",".join(row)
         with self._lock:
             self._conn.execute(f"INSERT INTO generations({cols}) VALUES ({','.join('?' * len(row))})", list(row.values()))
@@ -104,10 +130,28 @@ class EventStore:
                 raise UnknownGeneration(generation_id)
             cur = self._conn.execute("INSERT INTO events(created, generation_id, kind, value, source) VALUES (?,?,?,?,?)",
                                      (time.time(), generation_id, kind, value, source))
+            self._changes += 1
             return int(cur.lastrowid)
 
     def accept(self, generation_id: str, source: str | None = None) -> int:
         return self._event(generation_id, "accept", None, source)
+
+    def record_signal(self, generation_id: str, kind: str, value: str | None = None) -> None:
+        """Queue an implicit signal (learning/signals.py: rejected, rewritten, retained_30s, retained_120s),
+        source `implicit`; written on the writer thread, after the generation it is about. A `rewritten`
+        text is redacted as prompts are; a generation gone by then (forgotten, cleared) gets nothing."""
+        self._writer.submit(self._insert_signal, generation_id, kind, value, time.time())
+
+    def _insert_signal(self, generation_id: str, kind: str, value: str | None, created: float) -> None:
+        with self._lock:
+            row = self._conn.execute("SELECT path FROM generations WHERE id=?", (generation_id,)).fetchone()
+            if row is None:
+                log.debug("implicit %s of unknown generation %s dropped", kind, generation_id)
+                return
+            if kind == "rewritten" and value is not None:
+                value = redact(value, row[0] or "")
+            self._conn.execute("INSERT INTO events(created, generation_id, kind, value, source) VALUES (?,?,?,?,?)",
+                               (created, generation_id, kind, value, "implicit"))
 
     def rate(self, generation_id: str, rating: str, source: str | None = None) -> int:
         if rating not in RATINGS:
@@ -174,6 +218,7 @@ class EventStore:
                     "SELECT id, SUM(length(CAST(prompt AS BLOB))) OVER (ORDER BY created DESC, rowid DESC) AS newer "
                     f"FROM generations WHERE {kept}) WHERE newer > ?)", (int(max_mb * MB),)).rowcount
                 self._conn.execute("COMMIT")
+                self._changes += 1
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -196,12 +241,116 @@ class EventStore:
                     f"DELETE FROM events WHERE generation_id IN (SELECT id FROM generations {where})", args).rowcount
                 generations = self._conn.execute(f"DELETE FROM generations {where}", args).rowcount
                 self._conn.execute("COMMIT")
+                self._changes += 1
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return {"generations": generations, "events": events}
+
+    # ----- export, forget (growpilot feedback …, growpilot prompt: learning/feedback.py shapes the output)
+    def select_ids(self, workspace: str, ids: Iterable[str] | None = None, path: str | None = None,
+                   since: float | None = None, until: float | None = None) -> list[str]:
+        """Ids of the workspace's generations that match every filter given, oldest first: one of `ids`;
+        `path` (workspace-relative) the file or a folder with everything under it; created in [since, until)."""
+        where, args = ["workspace = ?"], [workspace]
+        if path is not None:
+            path = path.rstrip("/")
+            where.append("(path = ? OR substr(path, 1, ?) = ?)")
+            args += [path, len(path) + 1, path + "/"]
+        if since is not None:
+            where.append("created >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("created < ?")
+            args.append(until)
+        self.flush()
+        if ids is None:
+            with self._lock:
+                return [r[0] for r in self._conn.execute(
+                    f"SELECT id FROM generations WHERE {' AND '.join(where)} ORDER BY created, rowid", args)]
+        found: list[tuple] = []
+        with self._lock:
+            for part in _chunks(list(dict.fromkeys(ids))):
+                found += self._conn.execute(
+                    f"SELECT created, rowid, id FROM generations WHERE {' AND '.join(where)} "
+                    f"AND id IN ({','.join('?' * len(part))})", args + part).fetchall()
+        return [r[2] for r in sorted(found)]
+
+    def generations_with_events(self, workspace: str, since: float | None = None, until: float | None = None,
+                                ids: Sequence[str] | None = None) -> Iterator[dict]:
+        """The workspace's generations (all columns, oldest first), each with `events`: [{id, created, kind,
+        value, source}] in the order they happened. Read in batches: a large history is never in memory."""
+        self.flush()
+        if ids is not None:
+            for part in _chunks(list(ids)):
+                yield from self._with_events(self._rows(
+                    f"SELECT * FROM generations WHERE workspace = ? AND id IN ({','.join('?' * len(part))}) "
+                    "ORDER BY created, rowid", [workspace, *part]))
+            return
+        after = (float("-inf"), -1)
+        while True:
+            rows = self._rows(
+                "SELECT rowid AS _rowid, * FROM generations WHERE workspace = ? AND created >= ? AND created < ? "
+                "AND (created, rowid) > (?, ?) ORDER BY created, rowid LIMIT ?",
+                [workspace, float("-inf") if since is None else since, float("inf") if until is None else until,
+                 *after, EXPORT_BATCH])
+            if not rows:
+                return
+            after = (rows[-1]["created"], rows[-1].pop("_rowid"))
+            for row in rows:
+                row.pop("_rowid", None)
+            yield from self._with_events(rows)
+
+    def _rows(self, sql: str, args: list) -> list[dict]:
+        with self._lock:
+            cur = self._conn.execute(sql, args)
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def _with_events(self, rows: list[dict]) -> list[dict]:
+        by_id = {row["id"]: row for row in rows}
+        for row in rows:
+            row["events"] = []
+        if rows:
+            for e in self._rows("SELECT id, created, generation_id, kind, value, source FROM events WHERE generation_id "
+                                f"IN ({','.join('?' * len(by_id))}) ORDER BY id", list(by_id)):
+                by_id[e.pop("generation_id")]["events"].append(e)
+        return rows
+
+    def forget(self, workspace: str, ids: Sequence[str]) -> dict:
+        """Delete these generations of `workspace` and their events, in one transaction; keep only their
+        ids (table `forgotten`). secure_delete zeroes the freed space and the WAL is checkpointed, so the
+        text leaves the files, not only the queries. Returns {generations, events} deleted."""
+        self.flush()
+        generations = events = 0
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for part in _chunks(list(dict.fromkeys(ids))):
+                    mine = f"SELECT id FROM generations WHERE workspace = ? AND id IN ({','.join('?' * len(part))})"
+                    self._conn.execute(f"INSERT OR IGNORE INTO forgotten(id, workspace, forgotten) SELECT id, ?, ? "
+                                       f"FROM ({mine})", [workspace, time.time(), workspace, *part])
+                    events += self._conn.execute(f"DELETE FROM events WHERE generation_id IN ({mine})",
+                                                 [workspace, *part]).rowcount
+                    generations += self._conn.execute(f"DELETE FROM generations WHERE id IN ({mine})",
+                                                      [workspace, *part]).rowcount
+                self._conn.execute("COMMIT")
+                self._changes += 1
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            if generations:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old page images leave the WAL too
+        if generations:
+            log.info("forgot %d suggestions and %d events of %s", generations, events, workspace)
+        return {"generations": generations, "events": events}
+
+    def forgotten_ids(self, workspace: str) -> set[str]:
+        """Ids of the generations of `workspace` that were forgotten (their content is gone)."""
+        with self._lock:
+            return {r[0] for r in self._conn.execute("SELECT id FROM forgotten WHERE workspace = ?", (workspace,))}
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
@@ -219,8 +368,49 @@ class EventStore:
                 "SELECT g.id, g.created, g.path, g.prompt, g.output, g.model, g.adapter, g.timings, "
                 "SUM(e.kind = 'accept'), SUM(e.kind = 'rating' AND e.value = 'up'), "
                 "SUM(e.kind = 'rating' AND e.value = 'down') "
-                "FROM generations g JOIN events e ON e.generation_id = g.id WHERE g.workspace = ? AND g.kind != 'action' "
-                "GROUP BY g.id ORDER BY g.created", (workspace,))
+                "FROM generations g JOIN events e ON e.generation_id = g.id AND e.kind IN ('accept', 'rating') "
+                "WHERE g.workspace = ? AND g.kind != 'action' GROUP BY g.id ORDER BY g.created", (workspace,))
             rows = cur.fetchall()
         keys = ("id", "created", "path", "prompt", "output", "model", "adapter", "timings", "accepts", "up", "down")
         return [dict(zip(keys, row)) for row in rows]
+
+    # ----- read by the few-shot memory (growpilot.learning.memory)
+    def memory_rows(self, workspace: str, limit: int) -> list[dict]:
+        """The `limit` most recent completions of one workspace that got an accept or a rating (oldest
+        first), as training_feedback gives them but without their prompts: `has_prompt` says whether it
+        still has one (retention clears them); `healed`, the text its prompt gave up to token healing."""
+        self.flush()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT g.id, g.created, g.path, g.output, "
+                "CASE WHEN json_valid(g.timings) THEN json_extract(g.timings, '$.healed') END, "
+                "g.prompt IS NOT NULL AND g.prompt != '', "
+                "SUM(e.kind = 'accept'), SUM(e.kind = 'rating' AND e.value = 'up'), "
+                "SUM(e.kind = 'rating' AND e.value = 'down') "
+                "FROM generations g JOIN events e ON e.generation_id = g.id AND e.kind IN ('accept', 'rating') "
+                "WHERE g.workspace = ? AND g.kind != 'action' "
+                "GROUP BY g.id ORDER BY g.created DESC, g.rowid DESC LIMIT ?", (workspace, limit)).fetchall()
+        keys = ("id", "created", "path", "output", "healed", "has_prompt", "accepts", "up", "down")
+        return [dict(zip(keys, row)) for row in reversed(rows)]
+
+    def change_marker(self) -> tuple[int, int]:
+        """Changes when what memory_rows reads may have: an accept, rating, prune, clear or forget through
+        this store, or any commit by another connection (another process: `growpilot feedback forget`)."""
+        with self._lock:
+            return self._changes, self._conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def prompts(self, workspace: str, ids: Sequence[str]) -> dict[str, str]:
+        """The stored prompts of these generations of `workspace` (those that still have one)."""
+        out: dict[str, str] = {}
+        with self._lock:
+            for part in _chunks(list(ids)):
+                out.update(self._conn.execute(
+                    f"SELECT id, prompt FROM generations WHERE workspace = ? AND id IN ({','.join('?' * len(part))}) "
+                    "AND prompt IS NOT NULL AND prompt != ''", [workspace, *part]).fetchall())
+        return out
+
+
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    """`items` in slices that stay within SQLite's limit on bound parameters."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

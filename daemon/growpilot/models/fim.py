@@ -16,6 +16,37 @@ from typing import Iterable, Sequence
 class Snippet:
     path: str
     text: str
+    # Where the text came from: (start_line, end_line, lines of `text`) of each chunk it joins, in order
+    # (source lines 1-based, inclusive; chunks are joined by one blank line). Empty: not known.
+    parts: tuple[tuple[int, int, int], ...] = ()
+
+    @classmethod
+    def of_chunks(cls, path: str, chunks: Iterable) -> "Snippet":
+        """One file's chunks (anything with start_line, end_line and text) in line order, as one snippet."""
+        ordered = sorted(chunks, key=lambda c: c.start_line)
+        return cls(path, "\n\n".join(c.text for c in ordered),
+                   tuple((c.start_line, c.end_line, c.text.count("\n") + 1) for c in ordered))
+
+    def cut(self, text: str) -> "Snippet":
+        """This snippet reduced to `text`, its first lines (what a prompt budget left of it), with the
+        parts still shown; a verbatim chunk cut short ends where the cut falls."""
+        shown = text.count("\n") + 1 if text else 0
+        parts, offset = [], 0
+        for start, end, lines in self.parts:
+            if offset >= shown:
+                break
+            n = min(lines, shown - offset)
+            if n < lines and end - start + 1 == lines:  # the chunk's own lines: the cut tells where it ends
+                end = start + n - 1
+            parts.append((start, end, n))
+            offset += lines + 1
+        return Snippet(self.path, text, tuple(parts))
+
+    def spans(self) -> list[dict]:
+        """[{path, start_line, end_line}] of the source lines shown (one entry with null lines if unknown)."""
+        if not self.parts:
+            return [{"path": self.path, "start_line": None, "end_line": None}]
+        return [{"path": self.path, "start_line": start, "end_line": end} for start, end, _ in self.parts]
 
 
 @dataclass(frozen=True)

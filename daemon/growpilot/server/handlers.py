@@ -21,6 +21,7 @@ from growpilot.completion.engine import CompletionRequest, Suggestion
 from growpilot.config import settings_from
 from growpilot.indexing.secrets import is_secret_path
 from growpilot.learning.events import UnknownGeneration
+from growpilot.learning.signals import Tracker, scale_from_env
 from growpilot.server import actions_lsp
 from growpilot.server.lsp import GrowpilotServer, raise_invalid
 from growpilot.server.services import Folder, Services
@@ -46,6 +47,8 @@ def register(server: GrowpilotServer) -> None:
         # Notifications the client shows itself: no window/showMessage copy of them (PROTOCOL.md).
         ls.client_handles = set(options.get("clientHandles") or ())
         ls.services = Services(settings)
+        encoding = str(getattr(ls.workspace, "position_encoding", None) or "utf-16")
+        ls.signals = Tracker(scale_from_env(), encoding)  # implicit feedback (learning/signals.py)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: GrowpilotServer, params: types.InitializedParams) -> None:
@@ -84,9 +87,16 @@ def register(server: GrowpilotServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: GrowpilotServer, params: types.DidChangeTextDocumentParams) -> None:
         _schedule_buffer_index(ls, params.text_document.uri)
+        if ls.signals is not None and len(ls.signals):
+            uri = params.text_document.uri
+            ls.signals.changed(uri, params.content_changes, time.monotonic(),
+                               ls.workspace.get_text_document(uri).source)
+            _schedule_signals(ls)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: GrowpilotServer, params: types.DidCloseTextDocumentParams) -> None:
+        if ls.signals is not None:
+            ls.signals.closed(params.text_document.uri)
         path = to_fs_path(params.text_document.uri)
         folder = ls.services.folder_for(path) if ls.services and path else None
         if folder is not None:  # back to what is on disk
@@ -98,6 +108,7 @@ def register(server: GrowpilotServer) -> None:
         s = await _complete(ls, params.text_document.uri, params.position, "inline")
         if s is None:
             return types.InlineCompletionList(items=[])
+        _served(ls, params.text_document.uri, params.position, s)
         here = types.Range(params.position, params.position)
         return types.InlineCompletionList(items=[
             types.InlineCompletionItem(insert_text=s.text, range=here, command=_accept_command(s))])
@@ -107,6 +118,7 @@ def register(server: GrowpilotServer) -> None:
         s = await _complete(ls, params.text_document.uri, params.position, "completion")
         if s is None:
             return types.CompletionList(is_incomplete=True, items=[])
+        _served(ls, params.text_document.uri, params.position, s)
         doc = ls.workspace.get_text_document(params.text_document.uri)
         line = doc.lines[params.position.line] if params.position.line < len(doc.lines) else ""
         word = _WORD.search(line[: params.position.character]).group(0)  # ASCII: UTF-16 units = code points
@@ -224,6 +236,9 @@ def register(server: GrowpilotServer) -> None:
     def accept(ls: GrowpilotServer, *args: Any) -> dict:
         generation = _arg(args, "generationId", str)
         _event(lambda: ls.services.events.accept(generation, _arg(args, "source", str, required=False)))
+        if ls.signals is not None:
+            ls.signals.accepted(generation, time.monotonic())
+            _schedule_signals(ls)
         return {"ok": True}
 
     @server.command("growpilot.feedback")
@@ -335,6 +350,36 @@ def _event(record) -> int:
         raise_invalid(f"unknown generationId {exc.args[0]!r}")
     except ValueError as exc:
         raise_invalid(str(exc))
+
+
+def _served(ls: GrowpilotServer, uri: str, position: types.Position, s: Suggestion) -> None:
+    """A suggestion goes out: follow it for the implicit signals (rejected, rewritten, retained)."""
+    if ls.signals is None or ls.loop is None:
+        return
+    doc = ls.workspace.get_text_document(uri)
+    ls.signals.served(s.generation_id, uri, position.line, position.character, s.text, doc.source, time.monotonic())
+    _schedule_signals(ls)
+
+
+def _schedule_signals(ls: GrowpilotServer) -> None:
+    """(Re)arm one timer for when the tracker next has signals due; they are written when it fires."""
+    if ls.signal_timer is not None:
+        ls.signal_timer.cancel()
+        ls.signal_timer = None
+    due = ls.signals.next_due()
+    if due is None or ls.loop is None or ls.loop.is_closed():
+        return
+
+    def fire() -> None:
+        ls.signal_timer = None
+        try:
+            for signal in ls.signals.tick(time.monotonic()):
+                ls.services.events.record_signal(signal.generation_id, signal.kind, signal.value)
+        except Exception:  # the signals must never take the server down
+            log.exception("recording implicit feedback failed")
+        _schedule_signals(ls)
+
+    ls.signal_timer = ls.loop.call_later(max(0.0, due - time.monotonic()) + 0.01, fire)
 
 
 def _accept_command(s: Suggestion) -> types.Command:

@@ -72,6 +72,8 @@ class GrowpilotServer(LanguageServer):
         self.client_handles: set[str] = set()  # our notifications the client shows itself
         self.loop: asyncio.AbstractEventLoop | None = None
         self.buffer_timers: dict[str, asyncio.TimerHandle] = {}  # per document: pending unsaved-text indexing
+        self.signals = None  # learning.signals.Tracker: implicit feedback, from initialize on
+        self.signal_timer: asyncio.TimerHandle | None = None  # when the tracker next has signals due
 
     # ----- sending from any thread
     def notify_threadsafe(self, method: str, params: Any) -> None:

@@ -20,7 +20,9 @@ from growpilot.config import Settings
 from growpilot.indexing.indexer import Progress, SyncStats, WorkspaceIndex
 from growpilot.indexing.watcher import Watcher
 from growpilot.learning.events import EventStore
+from growpilot.learning.memory import Memory
 from growpilot.models.holder import ModelHolder
+from growpilot.plugins.host import PluginHost
 from growpilot.training.registry import AdapterVersion
 from growpilot.training.supervisor import Supervisor, active_adapter
 
@@ -50,12 +52,17 @@ class Folder:
 
 
 class Services:
-    def __init__(self, settings: Settings, events: EventStore | None = None):
+    def __init__(self, settings: Settings, events: EventStore | None = None, plugins: PluginHost | None = None):
         self.settings = settings
         self.events = events or EventStore()
         self.model = ModelHolder()
         self.folders: dict[Path, Folder] = {}
-        self.engine = CompletionEngine(self.model, self.events, lambda: self.settings, self.workspace_for)
+        # The `growpilot.plugins` entry points, loaded once, here; completions and code actions call them.
+        self.plugins = plugins if plugins is not None else PluginHost.discover()
+        # Few-shot examples from the workspace's well-rated suggestions, embedded as the index is.
+        self.memory = Memory(self.events, lambda: self.embedder)
+        self.engine = CompletionEngine(self.model, self.events, lambda: self.settings, self.workspace_for,
+                                       self.plugins, self.memory)
         self.actions = ActionService(self.engine, self.events, lambda: self.settings)  # code actions
         self.learning = Supervisor(lambda: self.settings, self.events)
         # The suggestion history's retention: now, then hourly, by the settings of that moment.
@@ -186,6 +193,7 @@ class Services:
                       "indexing": [str(f.root) for f in self.folders.values() if f.indexing]},
             "feedback": self.events.summary(workspace),
             "learning": {f.root.as_uri(): self.learning.state(f.root).as_dict() for f in self.folders.values()},
+            "plugins": self.plugins.describe(),
         }
 
     def _close_folder(self, folder: Folder) -> None:

@@ -30,6 +30,7 @@ cpu) through `accelerate launch` (trainer `--processes N`); the trainer's pid is
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -117,7 +118,7 @@ class TrainingCycle:
     # ----- the cycle
     def run(self) -> CycleResult:
         started = time.monotonic()
-        with _Lock(training_dir(self.root) / "cycle.lock", self.root):
+        with cycle_lock(self.root):
             from growpilot.models.provision import ModelError, resolve_lm
 
             self._phase("data")
@@ -215,15 +216,23 @@ class TrainingCycle:
         os.replace(tmp, run)
         return run
 
-    def _feedback(self, files: list[D.SourceFile], split: D.Split, model_name: str) -> tuple[list[D.Sample], dict]:
+    @contextlib.contextmanager
+    def _store(self):
+        """The cycle's event store: the daemon's own when given, else one opened for this call."""
         from growpilot.learning.events import EventStore
 
-        store = self.events or EventStore()
+        if self.events is not None:
+            yield self.events
+            return
+        store = EventStore()
         try:
-            rows = store.training_feedback(str(self.root))
+            yield store
         finally:
-            if self.events is None:
-                store.close()
+            store.close()
+
+    def _feedback(self, files: list[D.SourceFile], split: D.Split, model_name: str) -> tuple[list[D.Sample], dict]:
+        with self._store() as store:
+            rows = store.training_feedback(str(self.root))
         parsed = [D.FeedbackRow(r["id"], r["created"], r["path"] or "", r["prompt"] or "", r["output"] or "",
                                 r["model"] or "", _healed(r["timings"]), bool(r["accepts"]), int(r["up"] or 0),
                                 int(r["down"] or 0)) for r in rows]
@@ -243,6 +252,8 @@ class TrainingCycle:
                     or cfg.get("seq_tokens") != self.settings.train_sequence_tokens
                     or time.time() - run.stat().st_mtime > RESUME_MAX_AGE_S):
                 return None
+            if self._holds_forgotten(run):
+                return None  # a forget ran while it trained: scrubbed and abandoned, start afresh
             # The budget is this cycle's; the data stays the run's.
             cfg.update(max_steps=self.settings.train_max_steps, max_minutes=self.settings.train_max_minutes,
                        device=self.settings.train_device, threads=self.settings.train_threads)
@@ -250,6 +261,13 @@ class TrainingCycle:
             self._phase("resuming", run_dir=str(run))
             return run
         return None
+
+    def _holds_forgotten(self, run: Path) -> bool:
+        from growpilot.training.forgetting import abandon_if_forgotten
+
+        with self._store() as store:
+            forgotten = store.forgotten_ids(str(self.root))
+        return abandon_if_forgotten(run, forgotten)
 
     # ----- subprocesses
     def _train(self, run: Path) -> dict:
@@ -336,6 +354,11 @@ def with_budget(settings: Settings, max_steps: int | None = None, max_minutes: f
     if max_minutes is not None:
         changes["train_max_minutes"] = float(max_minutes)
     return dataclasses.replace(settings, **changes)
+
+
+def cycle_lock(root: str | os.PathLike[str]) -> "_Lock":
+    """The workspace's training lock (a context manager; CycleBusy when a cycle holds it)."""
+    return _Lock(training_dir(root) / "cycle.lock", Path(os.path.realpath(root)))
 
 
 class _Lock:

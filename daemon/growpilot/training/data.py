@@ -68,6 +68,7 @@ class Sample:
     end: bool = False
     weight: float = 1.0
     path: str = ""
+    generation: str = ""  # feedback: the generation it came from (so that `feedback forget` can find it)
 
     @property
     def key(self) -> str:
@@ -81,7 +82,8 @@ class Sample:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Sample":
-        return cls(**{k: d[k] for k in ("kind", "prompt", "target", "end", "weight", "path")})
+        return cls(**{k: d[k] for k in ("kind", "prompt", "target", "end", "weight", "path")},
+                   generation=d.get("generation") or "")
 
 
 @dataclass(frozen=True)
@@ -425,7 +427,7 @@ def select_feedback(rows: Iterable[FeedbackRow], texts: Mapping[str, str], heldo
         else:
             continue
         counts[why] += 1
-        out.append(Sample("feedback", r.prompt, r.healed + r.output, True, weight, r.path))
+        out.append(Sample("feedback", r.prompt, r.healed + r.output, True, weight, r.path, r.id))
     return out, counts
 
 

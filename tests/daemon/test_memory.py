@@ -206,6 +206,29 @@ def test_a_long_history_is_embedded_a_few_per_request_newest_first(ws, store, mo
     assert {e.id for e in memory.examples(ws, WIDGET, 5)} == set(ids) and len(embedder.embedded) == 5
 
 
+def test_a_rejected_then_rewritten_position_teaches_the_rewrite(ws, store):
+    rejected = _gen(store, ws, WIDGET, "bad_guess(widget)")
+    memory = Memory(store, WordsEmbedder)
+    assert memory.examples(ws, WIDGET, 3) == []  # read once: the rows are cached until the store changes
+    store.record_signal(rejected, "rejected")
+    store.record_signal(rejected, "rewritten", "first_try(widget")
+    store.record_signal(rejected, "rewritten", "drop(widget)")  # the latest one is what the user wanted
+    down = _gen(store, ws, GADGET, "worse_guess(gadget)")  # 👎 on the model's output, not on the rewrite
+    store.rate(down, "down")
+    store.record_signal(down, "rewritten", "drop(gadget)")
+    blank = _gen(store, ws, WIDGET, "other(widget)")
+    store.record_signal(blank, "rewritten", "  \n")
+    store.flush()
+    got = memory.examples(ws, WIDGET, 5)
+    assert {(e.id, e.completion) for e in got} == {(rejected, "drop(widget)"), (down, "drop(gadget)")}
+    assert got[0].id == rejected and got[0].context == WIDGET
+    assert got[0].snippet(1).text == "    return helpers.drop(widget)"
+    assert not any("guess" in e.completion for e in got)  # the model's rejected or 👎'd text never
+    store.record_signal(rejected, "rewritten", "purge(widget)")  # a signal alone is a change of the store
+    store.flush()
+    assert memory.examples(ws, WIDGET, 1)[0].completion == "purge(widget)"
+
+
 def test_a_forget_by_another_process_is_seen_at_the_next_request(ws, store):
     gid = _gen(store, ws, WIDGET, "frob(widget)")
     store.rate(gid, "up")

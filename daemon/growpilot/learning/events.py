@@ -88,7 +88,7 @@ class EventStore:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="growpilot-events")  # off the reply's path
         self._limits: Callable[[], tuple[float, float]] | None = None
         self._next_prune = 0.0
-        self._changes = 0  # accepts, ratings, prunes, clears, forgets through this store (change_marker)
+        self._changes = 0  # accepts, ratings, signals, prunes, clears, forgets through this store (change_marker)
 
     def _add_missing_columns(self) -> None:
         """Older files get the newer columns (nullable or defaulted: existing rows stay valid). Two processes
@@ -152,6 +152,7 @@ class EventStore:
                 value = redact(value, row[0] or "")
             self._conn.execute("INSERT INTO events(created, generation_id, kind, value, source) VALUES (?,?,?,?,?)",
                                (created, generation_id, kind, value, "implicit"))
+            self._changes += 1  # a rewrite is a memory example (change_marker)
 
     def rate(self, generation_id: str, rating: str, source: str | None = None) -> int:
         if rating not in RATINGS:
@@ -393,8 +394,26 @@ class EventStore:
         keys = ("id", "created", "path", "output", "healed", "has_prompt", "accepts", "up", "down")
         return [dict(zip(keys, row)) for row in reversed(rows)]
 
+    def memory_rewrites(self, workspace: str, limit: int) -> list[dict]:
+        """The `limit` most recent completions of one workspace that the user rewrote (oldest first): `rewrite`,
+        the latest `rewritten` text (what was typed in place of the rejected suggestion); `path`, `healed`
+        and `has_prompt` as memory_rows gives them."""
+        self.flush()
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT g.id, g.created, g.path, "
+                "CASE WHEN json_valid(g.timings) THEN json_extract(g.timings, '$.healed') END, "
+                "g.prompt IS NOT NULL AND g.prompt != '', "
+                "(SELECT r.value FROM events r WHERE r.generation_id = g.id AND r.kind = 'rewritten' "
+                "ORDER BY r.created DESC, r.id DESC LIMIT 1) AS rewrite "
+                "FROM generations g WHERE g.workspace = ? AND g.kind != 'action' AND EXISTS "
+                "(SELECT 1 FROM events e WHERE e.generation_id = g.id AND e.kind = 'rewritten') "
+                "ORDER BY g.created DESC, g.rowid DESC LIMIT ?", (workspace, limit)).fetchall()
+        keys = ("id", "created", "path", "healed", "has_prompt", "rewrite")
+        return [dict(zip(keys, row)) for row in reversed(rows)]
+
     def change_marker(self) -> tuple[int, int]:
-        """Changes when what memory_rows reads may have: an accept, rating, prune, clear or forget through
+        """Changes when what memory_rows reads may have: an accept, rating, signal, prune, clear or forget through
         this store, or any commit by another connection (another process: `growpilot feedback forget`)."""
         with self._lock:
             return self._changes, self._conn.execute("PRAGMA data_version").fetchone()[0]

@@ -4,7 +4,9 @@ For a new completion in workspace W, the candidates are W's past completions tha
 would also take (`training.data.select_feedback`, the one place that decides it): 👍-rated ones, and
 accepted ones still present in their file once MEMORY_RETAIN_AFTER_S old (retained). A generation with
 any 👎 is never a candidate, accepted or 👍'd or not; neither is a shown-and-not-accepted one (it has
-no accept), nor one whose prompt retention cleared (its context is gone).
+no accept), nor one whose prompt retention cleared (its context is gone). What the user typed in place of
+a rejected suggestion (its latest non-blank `rewritten` signal, learning/signals.py) is one, though, even
+when the suggestion got a 👎: its completion is the rewrite, its context the suggestion's.
 
 Each candidate's context is the text just before the cursor it was generated at, the tail of the FIM
 prefix of its stored prompt (`context_of`). It is embedded with the workspace's embedder once (cached by
@@ -14,7 +16,7 @@ followed by the suggestion as it was kept. The engine gives them their own share
 (MEMORY_SHARE), laid out farthest from the cursor, and records their ids in the generation's provenance
 (`growpilot prompt ID --json` → "examples").
 
-Memory reads the store whenever it changed (EventStore.change_marker: any accept, rating, retention,
+Memory reads the store whenever it changed (EventStore.change_marker: any accept, rating, signal, retention,
 clear or forget, by this process or another one, such as `growpilot feedback forget`): a forgotten (`growpilot feedback forget`), cleared or pruned
 generation is no longer there, and its cached context and vector are dropped at the next request.
 """
@@ -123,7 +125,8 @@ class Memory:
         # workspace → generation id → (context, vector or None until embedded)
         self._cache: dict[str, dict[str, tuple[str, np.ndarray | None]]] = {}
         self._identity: str | None = None  # of the embedder the cached vectors come from
-        self._rows: dict[str, tuple[tuple, list[dict]]] = {}  # workspace → (store change marker, memory_rows)
+        # workspace → (store change marker, memory_rows, memory_rewrites)
+        self._rows: dict[str, tuple[tuple, list[dict], list[dict]]] = {}
 
     def cached_ids(self, workspace: str) -> set[str]:
         with self._lock:
@@ -139,14 +142,17 @@ class Memory:
             return self._examples(workspace, prefix, k, current, time.time() if now is None else now)
 
     def _examples(self, workspace: str, prefix: str, k: int, current, now: float) -> list[Example]:
-        from growpilot.training.data import FeedbackRow, select_feedback
+        from growpilot.training.data import FeedbackRow, Sample, select_feedback
 
         marker = self.events.change_marker()
         if self._rows.get(workspace, (None,))[0] != marker:  # an accept, a rating, a forget… since the last read
-            self._rows[workspace] = (marker, self.events.memory_rows(workspace, MAX_CANDIDATES))
-        rows = self._rows[workspace][1]
+            self._rows[workspace] = (marker, self.events.memory_rows(workspace, MAX_CANDIDATES),
+                                     self.events.memory_rewrites(workspace, MAX_CANDIDATES))
+        _, rows, rewrites = self._rows[workspace]
+        # The user's own text in place of a rejected (or 👎'd) suggestion: a 👎 on the model's output is not one on it.
+        rewrites = [r for r in rewrites if r["has_prompt"] and (r["rewrite"] or "").strip()]
         cache = self._cache.setdefault(workspace, {})
-        usable = {r["id"] for r in rows if r["has_prompt"] and not r["down"]}
+        usable = {r["id"] for r in rows if r["has_prompt"] and not r["down"]} | {r["id"] for r in rewrites}
         for gone in set(cache) - usable:
             del cache[gone]  # forgotten, cleared, its prompt pruned, or 👎 since: it leaves the memory
         missing = [gid for gid in usable if gid not in cache]
@@ -157,6 +163,11 @@ class Memory:
                               int(r["down"] or 0)) for r in rows]
         # The model that wrote it does not matter here ("" for all): its context and text are the user's code.
         samples, _ = select_feedback(parsed, _Files(workspace, current), (), "", now, self.retain_after_s)
+        taken = {s.generation for s in samples}
+        created = {r["id"]: r["created"] for r in [*rows, *rewrites]}
+        samples += [Sample("feedback", "", (r["healed"] or "") + r["rewrite"], True, 1.0, r["path"] or "", r["id"])
+                    for r in rewrites if r["id"] not in taken]  # one with a 👍 or a kept accept: that one
+        samples.sort(key=lambda s: created[s.generation])  # oldest first, as ranking's ties expect
         chosen = [s for s in samples if s.generation in cache and cache[s.generation][0].strip()]
         if not chosen:
             return []
@@ -170,7 +181,7 @@ class Memory:
         todo = [s for s in reversed(chosen) if cache[s.generation][1] is None][:EMBED_PER_REQUEST]
         if todo:
             # What the cursor followed, as the query sees it: the context and the text token healing gave up.
-            healed = {r.id: r.healed for r in parsed}
+            healed = {r.id: r.healed for r in parsed} | {r["id"]: r["healed"] or "" for r in rewrites}
             vectors = embedder.embed([search_query(cache[s.generation][0] + healed[s.generation], CONTEXT_LINES)
                                       for s in todo])
             for s, v in zip(todo, vectors):

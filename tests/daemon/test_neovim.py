@@ -32,8 +32,13 @@ for _ = 1, 360 do  -- the model loads in the background (slowly on a busy machin
   if #items > 0 then out.item = items[1]; break end
   vim.wait(500)
 end
-local status = vim.lsp.buf_request_sync(0, "workspace/executeCommand", { command = "growpilot.status", arguments = {} }, 10000)
-out.status = status and status[client_id] and status[client_id].result
+for _ = 1, 240 do  -- the index is built in the background too, and may finish after the model loads
+  local status = vim.lsp.buf_request_sync(0, "workspace/executeCommand", { command = "growpilot.status", arguments = {} }, 10000)
+  out.status = status and status[client_id] and status[client_id].result
+  local folder = out.status and out.status.folders and out.status.folders[1]
+  if folder and folder.files == 3 then break end
+  vim.wait(500)
+end
 vim.fn.writefile({ vim.fn.json_encode(out) }, OUT)
 vim.lsp.stop_client(client_id)
 vim.cmd("qa!")

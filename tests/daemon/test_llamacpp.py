@@ -159,6 +159,9 @@ def test_score_is_teacher_forced_nll_and_exact_greedy_match(backend):
     assert again.text == gen.text and len(context) - 12 < again.reused_tokens <= len(context) - 8
 
 
+ALIGN_SPAN = 8  # two of llamacpp.ALIGN's cycles
+
+
 def test_logits_do_not_depend_on_what_the_cache_held(backend):
     """Bit for bit: the same prompt scored cold, after a prompt sharing most of it, and after itself."""
     context = backend.encode(fim(CODE + "    return base64.urlsafe_b64"))
@@ -170,6 +173,17 @@ def test_logits_do_not_depend_on_what_the_cache_held(backend):
         backend.generate(before, 3)
         assert backend.score(context, target) == cold, before
     assert backend.score(context, target) == cold  # the context itself cached
+
+
+def test_one_context_scored_against_several_targets_at_every_length(backend):
+    """eval memory scores two continuations after each prompt: at some context lengths the cache kept
+    positions beyond where the prefill resumed, and llama_decode failed (X = 987, Y = 984)."""
+    full = backend.encode(fim(CODE + "    return base64.urlsafe_b64"))
+    for n in range(len(full) - 2 * ALIGN_SPAN, len(full) + 1):
+        context = full[:n]
+        backend.forget_cache()
+        cold = [backend.score(context, backend.encode(t)) for t in ("encode(raw)", "decode(")]
+        assert [backend.score(context, backend.encode(t)) for t in ("encode(raw)", "decode(")] == cold, n
 
 
 @pytest.fixture(scope="module")

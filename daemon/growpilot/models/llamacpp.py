@@ -399,9 +399,10 @@ class LlamaCppBackend:
         with self._lock:
             self._use_adapter(adapter)
             self._room(len(context_ids) + len(target_ids))
-            start = self._reuse(context_ids)
             last = len(context_ids) - 1  # its logits predict the first target token
-            start = min(start, max(0, (last - MIN_TAIL) // ALIGN * ALIGN))
+            # Reuse for what is prefilled, context_ids[:last]: lowering the start after reusing for the whole
+            # context left cached positions beyond it (llama_decode failed on some lengths, scored twice).
+            start = self._reuse(context_ids[:last])
             if not self._prefill(context_ids[:last], start, threading.Event()):
                 raise RuntimeError("prefill stopped")
             fed = [context_ids[last], *target_ids[:-1]]

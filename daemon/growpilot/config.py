@@ -18,7 +18,8 @@ VENDORED_DIRS = (
 
 
 def _opt(default: Any, *, choices: tuple = (), lo: float | None = None, hi: float | None = None):
-    factory = {"default_factory": lambda: list(default)} if isinstance(default, (list, tuple)) else {"default": default}
+    factory = ({"default_factory": lambda: list(default)} if isinstance(default, (list, tuple))
+               else {"default_factory": lambda: dict(default)} if isinstance(default, dict) else {"default": default})
     return field(**factory, metadata={"choices": choices, "lo": lo, "hi": hi})
 
 
@@ -44,6 +45,8 @@ class Settings:
     context_gate: str = _opt("auto", choices=("auto", "always", "never"))
     token_healing: bool = _opt(True)  # the prompt never ends inside a token (see models/healing.py)
     memory_examples: int = _opt(2, lo=0, hi=8)  # few-shot examples from the workspace's rated suggestions; 0 = off
+    # explicit coding preferences over the learned ones (learning/preferences.py checks the keys and values)
+    preferences: dict = _opt({})
     # indexing
     max_file_bytes: int = _opt(1_000_000, lo=1_000, hi=100_000_000)
     max_line_chars: int = _opt(1_000, lo=80, hi=100_000)  # a longer line marks a minified/generated file
@@ -79,6 +82,10 @@ def _check(value: Any, default: Any, meta: Mapping[str, Any]) -> tuple[Any, str 
     kind = type(default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if kind is dict:
+        if not isinstance(value, Mapping):
+            return default, "expected an object"
+        return dict(value), None
     if kind is list:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             return default, "expected a list of strings"

@@ -20,6 +20,7 @@ export const DAEMON_SETTINGS = [
   "suffixShare",
   "retrievalSnippets",
   "memoryExamples",
+  "preferences",
   "contextFormat",
   "contextGate",
   "tokenHealing",

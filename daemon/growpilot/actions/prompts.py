@@ -132,7 +132,7 @@ def explain(code: str, ctx: Context, count: CountTokens, total: int, context_sha
 
 def docstring(code: str, header: str, kind: str, name: str, params: Sequence[str], returns: bool, yields: bool,
               raises: Sequence[str], style: str, ctx: Context, count: CountTokens, total: int,
-              context_share: float) -> ChatPrompt:
+              context_share: float, rules: str = "") -> ChatPrompt:
     """The model writes the docstring right after the signature (`header`, dedented), which the answer
     opens with; the reply ends at the closing quotes. The style is shown as a layout to fill, not as one
     of the project's docstrings: a small model copied an example's summary line instead of writing one
@@ -143,7 +143,8 @@ def docstring(code: str, header: str, kind: str, name: str, params: Sequence[str
     task = (f"Here is a {kind} from `{ctx.path}`:\n{_block(code, ctx.language)}\n\n"
             f"Write its docstring in the {_STYLE_NAMES[style]} style. "
             f"Use this layout, replacing the angle brackets, and describe {what}:\n```\n{guide}\n```\n"
-            "Say what it does and why, not how, in plain words. Answer with its first line and the docstring only.")
+            "Say what it does and why, not how, in plain words. Answer with its first line and the docstring only."
+            + _rules(rules))
     prefix = f"```python\n{header}\n    \"\"\""
     return _assemble(count, total, context_share, ctx, task, prefix, 360, ('"""',), False)
 
@@ -192,7 +193,7 @@ def _style_skeleton(style: str, kind: str, params: Sequence[str], returns: bool,
 
 
 def tests(code: str, kind: str, name: str, module: str, framework: str, header: str, example: str | None,
-          ctx: Context, count: CountTokens, total: int, context_share: float) -> ChatPrompt:
+          ctx: Context, count: CountTokens, total: int, context_share: float, rules: str = "") -> ChatPrompt:
     """`header`: the imports (and the start of the first test) that open the answer."""
     how = ("pytest test functions with plain `assert`s (and `pytest.raises` for errors)" if framework == "pytest"
            else "a `unittest.TestCase` class with `self.assert…` methods")
@@ -201,33 +202,38 @@ def tests(code: str, kind: str, name: str, module: str, framework: str, header: 
             f"{example_text}Write {how} for it: a few short, focused tests of its behaviour, including an edge "
             "case, that need no network and write files only under a temporary directory. Use only what the "
             f"code shows and the standard library. It is imported as `from {module} import {name.split('.')[0]}`. "
-            "Answer with the test code only.")
+            "Answer with the test code only." + _rules(rules))
     return _assemble(count, total, context_share, ctx, task, f"```python\n{header}", 640, ("```",), True,
                      include_file=True)
 
 
 def rewrite(code: str, instruction: str | None, ctx: Context, count: CountTokens, total: int,
-            context_share: float) -> ChatPrompt:
+            context_share: float, rules: str = "") -> ChatPrompt:
     """Refactor a selection (`code`, dedented); the answer is its replacement, in one code block."""
     ask = f" as follows: {instruction.strip()}" if instruction and instruction.strip() else \
         " to make it clearer and simpler (names, structure, duplication)"
     task = (f"Refactor this code from `{ctx.path}`{ask}.\n{_block(code, ctx.language)}\n\n"
             "Keep its behaviour, and keep every name the rest of the file uses. Answer with the complete "
-            "replacement code, and nothing else, in one code block.")
+            "replacement code, and nothing else, in one code block." + _rules(rules))
     return _assemble(count, total, context_share, ctx, task, f"```{fence(ctx.language)}\n",
                      _rewrite_tokens(code, count), ("```",), True)
 
 
 def fix(code: str, first_line: int, problem: str, problem_line: int, problem_text: str, ctx: Context,
-        count: CountTokens, total: int, context_share: float) -> ChatPrompt:
+        count: CountTokens, total: int, context_share: float, rules: str = "") -> ChatPrompt:
     """Fix one diagnostic: `code` holds lines first_line+1… of the file (1-based in the text)."""
     task = (f"This code from `{ctx.path}` (lines {first_line + 1}-{first_line + code.count(chr(10)) + 1}) has a "
             f"problem at line {problem_line + 1}: {problem}\nThat line is: `{problem_text.strip()}`\n"
             f"{_block(code, ctx.language)}\n\n"
             "Fix the problem with the smallest change that solves it. Answer with the complete corrected code of "
-            "these lines, and nothing else, in one code block.")
+            "these lines, and nothing else, in one code block." + _rules(rules))
     return _assemble(count, total, context_share, ctx, task, f"```{fence(ctx.language)}\n",
                      _rewrite_tokens(code, count), ("```",), True)
+
+
+def _rules(rules: str) -> str:
+    """The project's conventions (learning/preferences.py conventions_block), after the task."""
+    return f"\n{rules.strip()}" if rules and rules.strip() else ""
 
 
 def _rewrite_tokens(code: str, count: CountTokens) -> int:

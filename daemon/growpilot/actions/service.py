@@ -27,6 +27,7 @@ from growpilot.completion.context import CursorContext
 from growpilot.completion.prompt import fit_snippets
 from growpilot.config import Settings
 from growpilot.indexing.languages import language_of
+from growpilot.learning import preferences as prefs_mod
 from growpilot.learning.events import EventStore, GenerationRecord
 from growpilot.models.chat import render_chat, stop_at, template_of
 from growpilot.plugins import Request as PluginRequest
@@ -127,11 +128,14 @@ def title_of(action: str) -> str:
 
 
 class ActionService:
-    def __init__(self, engine, events: EventStore, settings: Callable[[], Settings]):
-        """`engine`: the CompletionEngine, whose retrieval, workspaces, model and model thread actions share."""
+    def __init__(self, engine, events: EventStore, settings: Callable[[], Settings],
+                 preferences: prefs_mod.PreferenceCache | None = None):
+        """`engine`: the CompletionEngine, whose retrieval, workspaces, model and model thread actions share;
+        `preferences`: the workspaces' learned and explicit preferences (the services' cache)."""
         self.engine = engine
         self.events = events
         self._settings = settings
+        self.preferences = preferences or prefs_mod.PreferenceCache()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-actions")
         self._templates: dict[int, str | None] = {}
 
@@ -332,25 +336,36 @@ class ActionService:
         code = targets.region_text(text, region)
         indent = targets.common_indent(code)
         plain = _dedent(code, indent)
+        rules = "" if req.action == "explain" else self._rules(ws.root, language)
         try:
             if req.action == "explain":
                 prompt = prompts.explain(plain, ctx, count, total, s.context_share)
                 build = build_explain
             elif req.action == "docstring":
-                prompt, build = self._docstring_plan(req, ws, target, plain, ctx, count, total, read_text)
+                prompt, build = self._docstring_plan(req, ws, target, plain, ctx, count, total, read_text, rules)
             elif req.action == "tests":
-                prompt, build = self._tests_plan(req, ws, rel, target, plain, ctx, count, total, read_text)
+                prompt, build = self._tests_plan(req, ws, rel, target, plain, ctx, count, total, read_text, rules)
             elif req.action == "refactor":
-                prompt = prompts.rewrite(plain, req.instruction, ctx, count, total, s.context_share)
+                prompt = prompts.rewrite(plain, req.instruction, ctx, count, total, s.context_share, rules)
                 build = functools.partial(build_region, text, req.path, region, indent, python, "refactored code")
             else:
                 p = req.problem
                 prompt = prompts.fix(plain, region.first, p.message, p.start[0], lines[p.start[0]], ctx, count, total,
-                                     s.context_share)
+                                     s.context_share, rules)
                 build = functools.partial(build_region, text, req.path, region, indent, python, "fixed code")
         except prompts.TooLong as exc:
             raise ActionError(f"the code is too long for one prompt ({exc}): select less, or raise promptTokens")
-        return _Plan(prompt, build, rel, region.first, {"region": [region.first + 1, region.last + 1]}, asked)
+        notes = {"region": [region.first + 1, region.last + 1], **({"conventions": rules} if rules else {})}
+        return _Plan(prompt, build, rel, region.first, notes, asked)
+
+    def _rules(self, root: str, language: str) -> str:
+        """The "Follow this project's conventions: …" line of the workspace's preferences ("" if it fails)."""
+        try:
+            learned, notes = self.preferences.get(root, self.settings, self.events)
+        except Exception as exc:  # preferences are a hint: the action goes on without them
+            log.warning("reading the preferences of %s failed: %s", root, exc)
+            return ""
+        return prefs_mod.conventions_block(learned, notes, language)
 
     def _python_target(self, text: str, line: int, action: str) -> Target:
         tree, error = targets.parse(text)
@@ -384,20 +399,25 @@ class ActionService:
         return fit_snippets(plugins.context(asked), int(total * PLUGIN_SHARE), count)[0]
 
     # ----- the actions' plans (the builders they return are the pure functions below the class)
-    def _docstring_plan(self, req: ActionRequest, ws, target: Target, plain: str, ctx, count, total, read_text):
+    def _docstring_plan(self, req: ActionRequest, ws, target: Target, plain: str, ctx, count, total, read_text,
+                        rules: str = ""):
         root = Path(ws.root)
         style = conventions.docstring_style(req.text, self._other_python(root, req.path, read_text))
+        chosen = prefs_mod.parse_explicit(self.settings.preferences)[0].get("docstringStyle")
+        if chosen is not None and chosen != style.style:  # the growpilot.preferences setting wins
+            style = conventions.DocstringStyle(chosen, None, "settings")
         header_first, header_last = target.header_lines
         lines = targets.lines_of(req.text)
         header = _dedent("\n".join(lines[header_first:header_last + 1]), target.indent)
         code = "\n".join(plain.split("\n")[:MAX_DOC_CODE_LINES])
         prompt = prompts.docstring(code, header, target.kind, target.qualname, target.params, target.returns,
                                    target.yields, target.raises, style.style, ctx, count, total,
-                                   self.settings.context_share)
+                                   self.settings.context_share, rules)
         notes = {"style": style.style, "style_from": style.source}
         return prompt, functools.partial(build_docstring, req.text, req.path, target, notes=notes)
 
-    def _tests_plan(self, req: ActionRequest, ws, rel: str, target: Target, plain: str, ctx, count, total, read_text):
+    def _tests_plan(self, req: ActionRequest, ws, rel: str, target: Target, plain: str, ctx, count, total, read_text,
+                    rules: str = ""):
         root = Path(ws.root)
         files, dirs, packages = conventions.python_files(root, self.settings.exclude_dirs)
         test_files = [f for f in files if conventions.is_test_file(f) and not f.endswith("conftest.py")]
@@ -405,6 +425,7 @@ class ActionService:
         test_dir = place.rel.rsplit("/", 1)[0] if "/" in place.rel else ""
         nearest = sorted(test_files, key=lambda t: (conventions.distance(t, test_dir), t))
         framework = conventions.test_style([read_text(str(root / t)) or "" for t in nearest[:TEST_FILES]])
+        framework = prefs_mod.parse_explicit(self.settings.preferences)[0].get("testFramework", framework)
         module, import_root = conventions.module_name(rel, packages)
         if import_root not in ("", test_dir) and not any(rel.startswith(p + "/") for p in packages):
             # A plain folder (no __init__.py) imported from elsewhere: a namespace package from the root.
@@ -415,7 +436,7 @@ class ActionService:
         example = "\n".join((example_text or "").split("\n")[:EXAMPLE_LINES]) or None
         header = generated_tests_header(framework, module, target)
         prompt = prompts.tests(plain, target.kind, target.qualname, module, framework, header, example, ctx, count,
-                               total, self.settings.context_share)
+                               total, self.settings.context_share, rules)
         notes = {"test_file": place.rel, "test_file_existed": place.exists, "framework": framework, "module": module,
                  "import_root": import_root}
         return prompt, functools.partial(build_tests, str(root / place.rel), existing, header, notes=notes)

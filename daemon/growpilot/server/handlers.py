@@ -183,6 +183,12 @@ def register(server: GrowpilotServer) -> None:
         folder = _folder_arg(ls, args)
         return await asyncio.get_running_loop().run_in_executor(None, ls.services.clear_history, folder)
 
+    @server.command("growpilot.preferences")
+    async def preferences(ls: GrowpilotServer, *args: Any) -> dict:
+        folder = _folder_arg(ls, args)
+        refresh = bool(_arg(args, "refresh", bool, required=False))
+        return await asyncio.get_running_loop().run_in_executor(None, ls.services.preferences_of, folder, refresh)
+
     @server.command("growpilot.search")
     async def search(ls: GrowpilotServer, *args: Any) -> list:
         query = _arg(args, "query", str)

@@ -21,6 +21,7 @@ from growpilot.indexing.indexer import Progress, SyncStats, WorkspaceIndex
 from growpilot.indexing.watcher import Watcher
 from growpilot.learning.events import EventStore
 from growpilot.learning.memory import Memory
+from growpilot.learning.preferences import PreferenceCache
 from growpilot.models.holder import ModelHolder
 from growpilot.plugins.host import PluginHost
 from growpilot.training.registry import AdapterVersion
@@ -63,7 +64,9 @@ class Services:
         self.memory = Memory(self.events, lambda: self.embedder)
         self.engine = CompletionEngine(self.model, self.events, lambda: self.settings, self.workspace_for,
                                        self.plugins, self.memory)
-        self.actions = ActionService(self.engine, self.events, lambda: self.settings)  # code actions
+        # Learned and explicit coding preferences per workspace (code actions' prompts; growpilot.preferences).
+        self.preferences = PreferenceCache()
+        self.actions = ActionService(self.engine, self.events, lambda: self.settings, self.preferences)  # code actions
         self.learning = Supervisor(lambda: self.settings, self.events)
         # The suggestion history's retention: now, then hourly, by the settings of that moment.
         self.events.start_pruning(lambda: (self.settings.history_max_days, self.settings.history_max_mb))
@@ -155,6 +158,10 @@ class Services:
         deleted, size = folder.index.delete(also=(calibration.FILE,))
         folder.context, folder.last_sync = None, SyncStats()
         return {"folderUri": folder.root.as_uri(), "deleted": deleted, "bytes": size}
+
+    def preferences_of(self, folder: Folder, refresh: bool = False) -> dict:
+        """The folder's preferences as `growpilot preferences --json` prints them (blocking: reads files)."""
+        return self.preferences.as_json(folder.root, self.settings, self.events, refresh)
 
     def clear_history(self, folder: Folder) -> dict:
         """Delete the folder's suggestion history (generations and their accepts and ratings; blocking:

@@ -29,7 +29,7 @@ function protocolDefaults(): Map<string, unknown> {
   const text = readFileSync(path.join(root, "docs", "PROTOCOL.md"), "utf8");
   const defaults = new Map<string, unknown>();
   for (const match of text.matchAll(/^\| `(\w+)` \| [^|]+ \| ([^|]+) \|/gm)) {
-    const literal = /^("[^"]*"|-?[\d.]+|true|false|\[.*\])/.exec(match[2].trim().replaceAll("`", ""));
+    const literal = /^("[^"]*"|-?[\d.]+|true|false|\[.*\]|\{.*\})/.exec(match[2].trim().replaceAll("`", ""));
     if (literal) defaults.set(match[1], JSON.parse(literal[1]));
   }
   return defaults;

@@ -268,6 +268,23 @@ def cmd_prompt(args) -> int:
     return 0
 
 
+def cmd_preferences(args) -> int:
+    """The workspace's coding preferences: learned (files, kept suggestions) and from the setting."""
+    from growpilot.learning import preferences
+    from growpilot.learning.events import EventStore
+
+    root = os.path.realpath(args.workspace)
+    if not os.path.isdir(root):
+        raise SystemExit(f"growpilot: workspace {args.workspace} is not a folder")
+    events = EventStore()
+    try:
+        result = preferences.PreferenceCache().as_json(root, _settings(args), events)
+    finally:
+        events.close()
+    _emit(result, args.json, preferences.as_text(result))
+    return 0
+
+
 def cmd_serve(args) -> int:
     from growpilot.server.main import serve
 
@@ -323,14 +340,15 @@ def cmd_complete(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from growpilot.eval import actions, midword, retrieval_lift
+    from growpilot.eval import actions, memory, midword, retrieval_lift
     from growpilot.server.services import Services
 
     settings = _settings(args)
     services = Services(settings)
     formats = tuple(f.strip() for f in args.formats.split(","))
     run = {"retrieval-lift": lambda *a: retrieval_lift.run(*a, formats=formats), "midword": midword.run,
-           "actions": lambda *a: actions.run(*a, test_pythonpath=args.test_pythonpath)}[args.what]
+           "actions": lambda *a: actions.run(*a, test_pythonpath=args.test_pythonpath),
+           "memory": lambda *a: memory.run(*a, lift_tasks=args.lift_tasks)}[args.what]
     try:
         services.model.load(settings)
         result = run(services, args.workspace, args.limit or args.tasks, args.rows)
@@ -544,6 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_prompt)
 
+    s = sub.add_parser("preferences", help="the workspace's coding preferences (learned, and the setting's), with evidence")
+    s.add_argument("--workspace", required=True, metavar="PATH")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_preferences)
+
     s = sub.add_parser("complete", help="complete at FILE:LINE:COL (1-based) with the daemon's engine")
     s.add_argument("position")
     s.add_argument("--workspace", help="workspace folder (default: the file's folder)")
@@ -557,12 +580,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("eval", help="evaluations (JSON)")
-    s.add_argument("what", choices=("retrieval-lift", "midword", "actions"))
+    s.add_argument("what", choices=("retrieval-lift", "midword", "actions", "memory"))
     s.add_argument("--workspace", required=True, help="a real repository (not this one)")
     s.add_argument("--tasks", type=int, default=200)
     s.add_argument("--limit", type=int, help="actions: functions evaluated (default: --tasks)")
     s.add_argument("--test-pythonpath", default="",
                    help="actions: more PYTHONPATH for running the generated tests (the project's dependencies)")
+    s.add_argument("--lift-tasks", type=int, default=60,
+                   help="memory: retrieval-lift tasks scored with and without memory's examples (no-harm check)")
     s.add_argument("--rows", metavar="FILE", help="also write each task's figures to FILE (JSON lines)")
     s.add_argument("--formats", default="with,without,comments",
                    help="retrieval-lift: prompts scored per task (with: snippets in the repo format, comments, top1)")

@@ -86,6 +86,7 @@ def test_eval_memory_end_to_end_replays_history_into_its_own_store(workspace, ti
         if not r["examples"]:
             assert r["margin_with"] == r["margin_without"]  # the very same prompt
         assert all(e["score"] >= out["similarity_threshold"] for e in r["examples"])
+        assert r["nearest_similarity"] >= max([e["score"] for e in r["examples"]], default=-1.0)
     # The near-identical history functions are found as examples, and change the prompt.
     assert any(r["examples"] and r["margin_with"] != r["margin_without"] for r in scored)
     assert out["retrieval_lift"]["tasks"] >= 1

@@ -220,11 +220,14 @@ def _score_site(site: Site, files, folder, ws, engine, backend, memory: Memory, 
     plain = engine.build(ws, ctx, backend, snippets)
     default = head_of(backend.generate(plain.text, SUGGESTION_TOKENS, stop_rule("line", ctx.prefix)).text,
                       site.category)
+    current = (ctx.path, ctx.prefix + ctx.suffix)
+    nearest = memory.examples(ws.root, ctx.prefix, 1, current, threshold=-1.0)  # below the cut too: for tuning it
     row = {"path": site.path, "line": site.line + 1, "category": site.category, "head": site.head,
-           "default": default, "preference_site": default != site.head}
+           "default": default, "preference_site": default != site.head,
+           "nearest_similarity": nearest[0].score if nearest else None}
     if not row["preference_site"]:
         return row  # the model already writes it the repository's way here
-    examples = memory.examples(ws.root, ctx.prefix, k, (ctx.path, ctx.prefix + ctx.suffix))
+    examples = memory.examples(ws.root, ctx.prefix, k, current)
     with_memory = engine.build(ws, ctx, backend, snippets, examples=examples)
     row["examples"] = [{"id": e.id, "path": e.path, "score": e.score} for e in examples]
     for label, prompt in (("without", plain), ("with", with_memory)):
@@ -267,6 +270,8 @@ def summarize(rows: list[dict]) -> dict:
     if not scored:
         return out
     out.update(_wins(scored))
+    near = [r["nearest_similarity"] for r in scored if r.get("nearest_similarity") is not None]
+    out["median_nearest_similarity"] = round(statistics.median(near), 4) if near else None
     out["by_category"] = {c: _wins([r for r in scored if r["category"] == c])
                           for c in sorted({r["category"] for r in scored})}
     return out

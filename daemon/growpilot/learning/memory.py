@@ -133,15 +133,17 @@ class Memory:
             return set(self._cache.get(workspace, {}))
 
     def examples(self, workspace: str, prefix: str, k: int, current: tuple[str, str] | None = None,
-                 now: float | None = None) -> list[Example]:
+                 now: float | None = None, threshold: float | None = None) -> list[Example]:
         """The best `k` examples for a cursor after `prefix` in `workspace`, best first. `current`:
-        (relative path, text) of the document being edited, fresher than the file on disk."""
+        (relative path, text) of the document being edited, fresher than the file on disk; `threshold`:
+        another similarity cut than the memory's (the evaluation probes below it)."""
         if k <= 0:
             return []
         with self._lock:
-            return self._examples(workspace, prefix, k, current, time.time() if now is None else now)
+            return self._examples(workspace, prefix, k, current, time.time() if now is None else now,
+                                  self.threshold if threshold is None else threshold)
 
-    def _examples(self, workspace: str, prefix: str, k: int, current, now: float) -> list[Example]:
+    def _examples(self, workspace: str, prefix: str, k: int, current, now: float, threshold: float) -> list[Example]:
         from growpilot.training.data import FeedbackRow, Sample, select_feedback
 
         marker = self.events.change_marker()
@@ -189,7 +191,7 @@ class Memory:
         # The text retrieval searched for just before: its vector is cached (Embedder.embed_query).
         query = embedder.embed_query(search_query(prefix, CONTEXT_LINES))
         scored = rank([(s, cache[s.generation][1]) for s in chosen if cache[s.generation][1] is not None], query, k,
-                      self.threshold)
+                      threshold)
         return [Example(s.generation, s.path, cache[s.generation][0], s.target, score) for s, score in scored]
 
 

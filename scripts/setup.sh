@@ -62,6 +62,9 @@ mkdir -p "$home" && echo "$PWD/.venv/bin/python" > "$home/daemon-python"
 
 say "building the VS Code extension (dist/growpilot.vsix)"
 npm ls --depth=0 >/dev/null 2>&1 || npm ci --no-audit --no-fund --loglevel=error >&2
+# The dashboard's chart library (growpilot dashboard, growpilot/dashboard/render.py), from npm's package.
+mkdir -p daemon/growpilot/dashboard/vendor
+cp node_modules/chart.js/dist/chart.umd.min.js daemon/growpilot/dashboard/vendor/
 npm run --silent package >&2
 
 if [ "$demo" = 1 ]; then

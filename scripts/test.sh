@@ -8,6 +8,7 @@ if ! command -v nvim >/dev/null; then  # tests/daemon/test_neovim.py drives Neov
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq neovim; } >/dev/null
 fi
+eval "$(bash scripts/vscode-env.sh)"  # Chromium (the dashboard report's browser test needs it), node, code-server
 . .venv/bin/activate
 python -m pytest -q -p no:cacheprovider "$@"
 bash scripts/test-extension.sh

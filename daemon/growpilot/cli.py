@@ -346,7 +346,8 @@ def cmd_eval(args) -> int:
     settings = _settings(args)
     services = Services(settings)
     formats = tuple(f.strip() for f in args.formats.split(","))
-    run = {"retrieval-lift": lambda *a: retrieval_lift.run(*a, formats=formats), "midword": midword.run,
+    run = {"retrieval-lift": lambda *a: retrieval_lift.run(*a, formats=formats),
+           "midword": lambda *a: midword.run(*a, variants=tuple(v.strip() for v in args.variants.split(","))),
            "actions": lambda *a: actions.run(*a, test_pythonpath=args.test_pythonpath),
            "memory": lambda *a: memory.run(*a, lift_tasks=args.lift_tasks)}[args.what]
     try:
@@ -493,6 +494,74 @@ def cmd_adapters(args) -> int:
     return 0
 
 
+def _workspace_metrics(workspace: str) -> dict:
+    from growpilot.learning.ab import workspace_status
+    from growpilot.learning.events import EventStore
+    from growpilot.learning.metrics import workspace_metrics
+
+    if not Path(workspace).is_dir():
+        raise SystemExit(f"growpilot: workspace {workspace} is not a folder")
+    events = EventStore()
+    try:
+        return workspace_metrics(events, workspace, ab=workspace_status(events, workspace))
+    finally:
+        events.close()
+
+
+def cmd_metrics(args) -> int:
+    """Per day and per adapter: shown, accepted, retained characters, ratings, latency; versions; index size."""
+    m = _workspace_metrics(args.workspace)
+    t = m["totals"]
+    rate = "–" if t["acceptance_rate"] is None else f"{100 * t['acceptance_rate']:.1f}%"
+    lines = [f"{m['workspace']}: {t['shown']} shown, {t['accepted']} accepted ({rate}), retained chars/shown "
+             f"{t['retained_per_shown']}, 👍 {t['up']} 👎 {t['down']}, latency p50 {t['latency_p50_ms']} ms "
+             f"p95 {t['latency_p95_ms']} ms; serving {m['active'] or 'the base model'}; index "
+             + (f"{m['index']['files']} files, {m['index']['chunks']} chunks" if m["index"] else "none")]
+    lines += [f"  {d['day']}: {d['shown']} shown, {d['accepted']} accepted, retained/shown {d['retained_per_shown']}, "
+              f"👍 {d['up']} 👎 {d['down']}, p50 {d['latency_p50_ms']} ms" for d in m["days"]]
+    lines += [f"  {v['version']} {v['decision']} nll {v['nll']['candidate']}: {v['reason'] or ''}" for v in m["versions"]]
+    _emit(m, args.json, "\n".join(lines))
+    return 0
+
+
+def cmd_ab(args) -> int:
+    """Per arm of the A/B (active adapter vs challenger): shown, accepted, kept characters, ratings, p."""
+    s = _workspace_metrics(args.workspace)["ab"]
+    if s["experiment"] is None:
+        text = "no A/B has run in this workspace (set growpilot.abChallenger to start one)"
+    else:
+        e, t = s["experiment"], s["tests"]
+        text = "\n".join([f"{e['active']} (active) vs {e['challenger']} (challenger) since {e['started']}"] + [
+            f"  {arm}: {a['adapter']}: {a['shown']} shown, {a['accepted']} accepted, kept chars/shown "
+            f"{a['retained_per_shown']}, 👍 {a['up']} 👎 {a['down']}, p50 {a['latency_p50_ms']} ms"
+            for arm, a in s["arms"].items()] + [
+            f"  p (kept chars/shown) {t['retained_per_shown_p']}, p (acceptance) {t['acceptance_p']}; winner: "
+            + (s["winner"]["adapter"] if s["winner"] else f"none yet (p < {t['alpha']} with {t['min_shown']}+ each)")])
+    _emit(s, args.json, text)
+    return 0
+
+
+def cmd_dashboard(args) -> int:
+    """One self-contained HTML file (Chart.js inlined) with the metrics' charts and the adapter history."""
+    from growpilot.dashboard import ChartLibraryMissing, render_html
+
+    m = _workspace_metrics(args.workspace)
+    if args.ab:
+        m["ab"] = json.loads(Path(args.ab).read_text())
+    try:
+        page = render_html(m)
+    except ChartLibraryMissing as exc:
+        print(f"growpilot: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    _emit({"out": str(out.resolve()), "bytes": len(page.encode())}, args.json, f"wrote {out} (open it in a browser)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="growpilot", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -589,6 +658,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lift-tasks", type=int, default=60,
                    help="memory: retrieval-lift tasks scored with and without memory's examples (no-harm check)")
     s.add_argument("--rows", metavar="FILE", help="also write each task's figures to FILE (JSON lines)")
+    s.add_argument("--variants", default="healed,healed_fresh,raw",
+                   help="midword: which prompt variants (healed = as served, healed_fresh, raw)")
     s.add_argument("--formats", default="with,without,comments",
                    help="retrieval-lift: prompts scored per task (with: snippets in the repo format, comments, top1)")
     s.add_argument("--model", help="model folder or .gguf (default: Qwen2.5-Coder-0.5B)")
@@ -620,6 +691,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workspace", required=True)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_adapters)
+
+    s = sub.add_parser("metrics", help="is it getting better: acceptance, retained characters, ratings, latency "
+                                       "per day and adapter; held-out NLL of each version; index size")
+    s.add_argument("--workspace", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_metrics)
+
+    s = sub.add_parser("ab", help="A/B of adapters: the active one vs the challenger (growpilot.abChallenger)")
+    s.add_argument("action", choices=["status"])
+    s.add_argument("--workspace", required=True)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_ab)
+
+    s = sub.add_parser("dashboard", help="write the metrics as one self-contained HTML file with charts")
+    s.add_argument("--workspace", required=True)
+    s.add_argument("--out", required=True, help="the HTML file to write")
+    s.add_argument("--ab", help=argparse.SUPPRESS)  # a JSON file for the A/B section (tests; until A/B fills it)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_dashboard)
     return p
 
 

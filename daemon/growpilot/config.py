@@ -44,6 +44,9 @@ class Settings:
     # auto: snippets only in workspaces where they lower the loss of the workspace's own cross-file code
     context_gate: str = _opt("auto", choices=("auto", "always", "never"))
     token_healing: bool = _opt(True)  # the prompt never ends inside a token (see models/healing.py)
+    # while typing along a line: keep the last prompt's context and far prefix, shorten its suffix (the KV
+    # cache then holds all but the prompt's end); off = a fresh prompt at every keystroke
+    typing_reuse: bool = _opt(True)
     memory_examples: int = _opt(2, lo=0, hi=8)  # few-shot examples from the workspace's rated suggestions; 0 = off
     # explicit coding preferences over the learned ones (learning/preferences.py checks the keys and values)
     preferences: dict = _opt({})
@@ -62,6 +65,17 @@ class Settings:
     loss_filter: float = _opt(3.0, lo=0.0, hi=100.0)  # files with a higher mean base-model loss are left out; 0 = off
     promote_ratio: float = _opt(0.97, lo=0.5, hi=1.0)  # promote when held-out NLL ≤ this × the active one's
     sanity_tolerance: float = _opt(0.02, lo=0.0, hi=1.0)  # allowed relative rise of the sanity set's NLL
+    # A/B of adapters (learning/ab.py): "" off; "latest" (the newest version not active), "base", or "vN"
+    ab_challenger: str = _opt("")
+    # idle-time training (training/scheduler.py): a cycle starts after this long without edits or requests;
+    # 0 = never automatically (fractions allowed: the tests use seconds)
+    idle_minutes: float = _opt(10.0, lo=0.0, hi=10_080.0)
+    # new samples since the last cycle (one per 6 changed lines of code, a 👍 counts 3, an accept 2): 100
+    # ≈ 600 changed lines. Fewer barely move an adapter trained on 200 steps × 8 sequences, and the gate
+    # would reject it after ~30 min of both cores; a first cycle on a small project (~600 lines) still runs
+    train_min_new_samples: int = _opt(100, lo=0, hi=1_000_000)
+    train_min_interval_hours: float = _opt(6.0, lo=0.0, hi=720.0)  # between the end of one cycle and the next
+    train_on_cpu: str = _opt("auto", choices=("auto", "always", "never"))  # auto: not on battery
     follow_external_symlinks: bool = _opt(False)  # index folders linked in from outside the workspace
     # suggestion history (events.sqlite): prompts are cleared beyond either limit, the rest is kept
     history_max_days: int = _opt(90, lo=1, hi=36_500)

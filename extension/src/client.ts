@@ -20,7 +20,7 @@ import {
 } from "vscode-languageclient/node";
 import { describeFailure } from "./failure";
 import { IndexProgressNotifications } from "./indexProgress";
-import { type AdapterChanged, type TrainingDone } from "./learning";
+import { type AdapterChanged, type TrainingDone, type TrainingSchedule } from "./learning";
 import { type ProgressKind, progressKind } from "./progress";
 import { growpilotHome, type ResolvedPython, resolvePython } from "./python";
 import { acceptedGenerationId } from "./ratings";
@@ -202,6 +202,10 @@ export class Daemon implements vscode.Disposable {
     run.client.onNotification("growpilot/adapterChanged", (params: AdapterChanged) => {
       this.log.info(`Adapter of ${params.folderUri}: ${params.previous ?? "base"} → ${params.adapter ?? "base"} (${params.reason})`);
       this.status.adapterChanged(params);
+      this.fire();
+    });
+    run.client.onNotification("growpilot/trainingSchedule", (params: TrainingSchedule) => {
+      this.status.trainingSchedule(params);
       this.fire();
     });
     run.client.onNotification(TRAINING_DONE, (params: TrainingDone) => {

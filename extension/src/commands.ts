@@ -8,6 +8,7 @@ import { errorMessage } from "./feedback";
 import { type StatusResult, statusEntries } from "./status";
 import { privacyCommands } from "./privacy";
 import { learningCommands } from "./training";
+import { openDashboard } from "./dashboard";
 
 interface FolderIndex {
   folderUri: string;
@@ -154,6 +155,7 @@ export function registerCommands(daemon: Daemon, log: vscode.LogOutputChannel): 
     command("growpilot.stopTraining", "Cancelling the training", learning.cancel),
     command("growpilot.rollbackAdapter", "Rolling back the adapter", learning.rollback),
     command("growpilot.showAdapters", "Showing the adapters", learning.showAdapters),
+    command("growpilot.openDashboard", "Opening the dashboard", openDashboard(daemon, ifSupported)),
     command("growpilot.deleteWorkspaceIndex", "Deleting the index", privacy.deleteIndex),
     command("growpilot.clearSuggestionHistory", "Clearing the suggestion history", privacy.clearHistory),
     command("growpilot.showStatus", "Showing the status", showStatus),

@@ -17,6 +17,21 @@ export interface TrainingDone {
   tokens_per_second?: number;
   seconds?: number;
   active_before?: string | null;
+  /** Started by the idle scheduler (PROTOCOL.md `idleMinutes`), not by Retrain Now. */
+  automatic?: boolean;
+  /** An automatic cycle that stopped because the user came back; it resumes when they are idle. */
+  yielded?: boolean;
+}
+
+/** When the next automatic cycle starts (`growpilot/trainingSchedule`, `growpilot.status` `learning[uri].schedule`). */
+export interface TrainingSchedule {
+  folderUri?: string;
+  status?: string; // start | scheduled | not_scheduled | running
+  reason?: string;
+  why?: string;
+  in_s?: number | null;
+  new_samples?: number | null;
+  needed?: number | null;
 }
 
 /** `growpilot/adapterChanged` params, and the result of `growpilot.rollback` / `growpilot.promote`. */
@@ -33,6 +48,8 @@ export interface LearningState {
   percent?: number | null;
   message?: string;
   last?: { decision?: string; version?: string; reason?: string; error?: string; finished?: string } | null;
+  automatic?: boolean;
+  schedule?: TrainingSchedule | null;
 }
 
 export interface AdapterVersion {
@@ -103,6 +120,9 @@ const num = (value: unknown): value is number => typeof value === "number" && Nu
 /** The message a finished cycle gets (`growpilot/trainingDone`). */
 export function trainingOutcome(done: TrainingDone): Message {
   const folder = folderName(done.folderUri);
+  if (done.yielded) {
+    return { severity: "info", text: `Growpilot paused training ${folder} while you work; it resumes when you are idle.` };
+  }
   if (done.error) {
     if (/^training was cancelled/i.test(done.error)) {
       return { severity: "info", text: `Growpilot stopped training ${folder}: ${done.error}.` };
@@ -165,12 +185,30 @@ export function lastOutcome(last: LearningState["last"]): string | undefined {
   return undefined;
 }
 
+/**
+ * The next automatic cycle in a few words: "next training in ~8 min (after 10 min without edits or
+ * requests)", "automatic training: 12 new training samples since the last cycle, 100 needed". `elapsedS`:
+ * seconds since the daemon said it. Undefined when there is nothing to say (running, or no schedule).
+ */
+export function scheduleSummary(schedule: TrainingSchedule | null | undefined, elapsedS = 0): string | undefined {
+  if (!schedule?.status || schedule.status === "running") return undefined;
+  if (schedule.status === "start") return "next training: starting now";
+  if (schedule.status === "scheduled" && num(schedule.in_s)) {
+    const left = Math.max(0, schedule.in_s - elapsedS);
+    const when = left < 60 ? "in under a minute" : left < 7200 ? `in ~${Math.ceil(left / 60)} min` : `in ~${(left / 3600).toFixed(1)} h`;
+    const why = /\((.*)\)$/.exec(schedule.reason ?? "")?.[1];
+    return `next training ${when}${why ? ` (${why})` : ""}`;
+  }
+  return schedule.reason ? `automatic training: ${schedule.reason}` : undefined;
+}
+
 /** A learning state in a few words: "training 45%, ~3 min left", "last: v3 promoted", or undefined when idle and new. */
 export function learningSummary(state: LearningState | undefined): string | undefined {
   if (!state) return undefined;
   if (state.state && state.state !== "idle") return state.message || state.state;
-  const last = lastOutcome(state.last);
-  return last ? `last training: ${last}` : undefined;
+  const parts = [lastOutcome(state.last), scheduleSummary(state.schedule)];
+  const last = parts[0] ? `last training: ${parts[0]}` : undefined;
+  return [last, parts[1]].filter(Boolean).join(" · ") || undefined;
 }
 
 /** `2025-06-01T14:03:22+0200` → `2025-06-01 14:03`. */

@@ -7,8 +7,10 @@ import {
   type AdapterChanged,
   type LearningState,
   type TrainingDone,
+  type TrainingSchedule,
   folderName,
   learningSummary,
+  scheduleSummary,
   trainingLabel,
   trainingOutcome,
 } from "./learning";
@@ -64,6 +66,8 @@ export class DaemonStatus {
   private adapter: string | null = null;
   private readonly adapters = new Map<string, string | null>();
   private lastTraining = "";
+  /** Per folder: the daemon's latest `growpilot/trainingSchedule`, and when it came (ms). */
+  private readonly schedules = new Map<string, { schedule: TrainingSchedule; at: number }>();
   /** Inline completion requests in flight: the status bar spins while one runs. */
   private requests = 0;
   completionsEnabled = true;
@@ -80,6 +84,7 @@ export class DaemonStatus {
     this.adapter = null;
     this.adapters.clear();
     this.lastTraining = "";
+    this.schedules.clear();
     this.requests = 0;
   }
 
@@ -149,6 +154,10 @@ export class DaemonStatus {
     this.lastTraining = trainingOutcome(done).text.replace(/^Growpilot:?\s*/, "");
   }
 
+  trainingSchedule(schedule: TrainingSchedule, now = Date.now()): void {
+    if (schedule.folderUri) this.schedules.set(schedule.folderUri, { schedule, at: now });
+  }
+
   adapterChanged(change: AdapterChanged): void {
     this.adapters.set(change.folderUri, change.adapter);
     this.adapter = change.adapter;
@@ -171,7 +180,7 @@ export class DaemonStatus {
     return [...new Set([...this.training.values()].map((t) => t.folder))];
   }
 
-  view(): StatusView {
+  view(now = Date.now()): StatusView {
     const spin = (what: string, tooltip: string): StatusView => ({
       text: `$(sync~spin) Growpilot: ${what}`,
       tooltip,
@@ -198,7 +207,7 @@ export class DaemonStatus {
     }
     const summary = `${name} · ${this.adapter ? `adapter ${this.adapter}` : "base"}`;
     const where = this.model.device ? ` on ${this.model.device}` : "";
-    const extra = this.tooltipLines();
+    const extra = this.tooltipLines(now);
     const training = [...this.training.values()];
     if (training.length > 0) {
       // Completions go on while a cycle trains (in a subprocess), still from `summary`.
@@ -227,13 +236,17 @@ export class DaemonStatus {
     };
   }
 
-  /** Per-folder adapters (when several folders changed) and the last training outcome. */
-  private tooltipLines(): string[] {
+  /** Per-folder adapters (when several folders changed), the last training outcome, the next automatic one. */
+  private tooltipLines(now = Date.now()): string[] {
     const lines: string[] = [];
     if (this.adapters.size > 1) {
       for (const [uri, adapter] of this.adapters) lines.push(`${folderName(uri)}: ${adapter ? `adapter ${adapter}` : "base model"}`);
     }
     if (this.lastTraining) lines.push(`Last training: ${this.lastTraining}`);
+    for (const [uri, { schedule, at }] of this.schedules) {
+      const next = scheduleSummary(schedule, (now - at) / 1000);
+      if (next) lines.push(`${this.schedules.size > 1 ? `${folderName(uri)}: ` : ""}${next[0].toUpperCase()}${next.slice(1)}.`);
+    }
     return lines;
   }
 }

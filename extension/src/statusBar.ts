@@ -27,5 +27,6 @@ export function createStatusBar(daemon: Daemon): vscode.Disposable {
   };
   render();
   item.show();
-  return vscode.Disposable.from(item, daemon.onDidChange(render));
+  const tick = setInterval(render, 30_000); // "next training in ~N min" counts down
+  return vscode.Disposable.from(item, daemon.onDidChange(render), { dispose: () => clearInterval(tick) });
 }

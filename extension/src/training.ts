@@ -194,6 +194,8 @@ export function watchTraining(daemon: Daemon, log: vscode.LogOutputChannel): vsc
   return vscode.Disposable.from(
     daemon.onDidChange(() => setContext(TRAINING_CONTEXT, daemon.running && daemon.status.isTraining)),
     daemon.onTrainingDone(async (done) => {
+      // An idle-time cycle speaks up only when it improved something; the rest is in the status bar's tooltip.
+      if (done.automatic && (done.error || done.decision !== "promoted")) return;
       const { severity, text } = trainingOutcome(done);
       const show =
         severity === "error"

@@ -4,7 +4,7 @@ import pytest
 
 from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule
 from growpilot.completion.postprocess import postprocess
-from growpilot.completion.prompt import (Budget, build_prompt, fit_prefix, head_imports, head_lines, snippet_rooms,
+from growpilot.completion.prompt import (Budget, build_prompt, retype_prompt, fit_prefix, head_imports, head_lines, snippet_rooms,
                                          tail_lines)
 from growpilot.models.fim import TEMPLATES, Snippet, detect_template
 
@@ -55,6 +55,24 @@ def test_prompt_fits_budget_and_keeps_text_nearest_the_cursor():
     assert built.prefix.endswith("line_199 = 199\nvalue = ") and built.suffix.startswith("after_0()")
     assert 0 < len(built.snippets) < 5 and built.snippets[0].path == "lib/0.py"  # best first
     assert len(built.prefix) > len(built.suffix)
+
+
+def test_a_retyped_prompt_keeps_everything_before_the_cursor_line_and_cuts_the_suffix():
+    prefix = "".join(f"line_{i} = {i}\n" for i in range(200)) + "value = "
+    suffix = "\n" + "".join(f"after_{i}()\n" for i in range(200))
+    snippets = [Snippet(f"lib/{i}.py", "def helper():\n    return 1\n" * 10) for i in range(3)]
+    first = build_prompt(TEMPLATES["qwen"], count, prefix, suffix, snippets, "m.py", "p", Budget(512, 0.3, 0.2),
+                         repo_format=True)
+    typed = retype_prompt(TEMPLATES["qwen"], count, first, "value = ", "value = comp", suffix, 16, "m.py", "p",
+                          repo_format=True)
+    head = first.text[:first.text.index("value = ")]
+    assert typed.text.startswith(head + "value = comp<|fim_suffix|>")  # all before the line is as it was
+    assert typed.snippets == first.snippets and typed.context == first.context
+    assert typed.suffix.startswith("\nafter_0()\n") and count(typed.suffix) <= 16 < count(first.suffix)
+    assert typed.text.endswith(typed.suffix + "<|fim_middle|>")
+    assert typed.tokens < first.tokens
+    # a cursor line cut from its left (too long for the budget) has no stable layout
+    assert retype_prompt(TEMPLATES["qwen"], count, first, "other = ", "other = x", suffix, 16, "m.py", "p") is None
 
 
 def test_snippets_take_their_room_from_the_prefix_not_the_suffix():

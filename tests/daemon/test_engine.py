@@ -68,3 +68,58 @@ async def test_disabled_or_unloaded_answers_nothing_at_once(services, workspace)
     services.settings = settings
     services.model.backend = None  # as while loading
     assert await services.engine.complete(_req(workspace)) is None
+
+
+def _typed(root, typed: str):
+    """app.py with `typed` after its last line's `helpers.`, and a long suffix below it."""
+    text = LSP_FILES["app.py"].rstrip("\n") + typed + "\n\n\n" + "".join(
+        f"def other_{i}(widget):\n    return helpers.frobnicate_widget_cache(widget, {i})\n\n" for i in range(30))
+    return _req(root, text, line=6, col=len("    return helpers.") + len(typed))
+
+
+async def _typing_timings(engine, root, steps):
+    """Each step's timings (as the engine recorded them), typed-ahead reuse off: every step is modelled."""
+    out = []
+    for typed in steps:
+        engine.forget_last()
+        await engine.complete(_typed(root, typed))
+        out.append(dict(engine.last_timings))
+    return out
+
+
+async def test_typing_along_a_line_keeps_the_prompt_before_the_cursor(services, workspace):
+    steps = ["f", "fr", "frobnicate_widget_cache(widget, "]
+    first, second, third = await _typing_timings(services.engine, workspace, steps)
+    assert "typing_reuse" not in first  # the first request on a line builds the whole prompt
+    assert second.get("typing_reuse") and third.get("typing_reuse")
+    assert second["snippets"] == third["snippets"] == first["snippets"] and first["snippets"]
+    assert second["retrieval_ms"] == third["retrieval_ms"] == 0.0
+    # "fr" is still inside the token healing gave up: the very same prompt, whole suffix included
+    assert second["healed"] == "fr" and second["prompt_tokens"] == first["prompt_tokens"]
+    assert second["reused_tokens"] >= second["prompt_tokens"] - 8
+    # past it, the line as typed and a short suffix: the cache holds all but the prompt's end
+    assert third["prompt_tokens"] < first["prompt_tokens"]
+    assert third["reused_tokens"] >= third["prompt_tokens"] - 60
+
+
+async def test_a_new_line_or_an_edit_elsewhere_builds_a_fresh_prompt(services, workspace):
+    engine = services.engine
+    await _typing_timings(engine, workspace, ["f"])
+    moved = _typed(workspace, "f")
+    lines = moved.text.split("\n")
+    lines[5] += " And more."  # the docstring above the cursor changed
+    edited = CompletionRequest(moved.path, "\n".join(lines), moved.line, moved.character)
+    engine.forget_last()
+    await engine.complete(edited)
+    assert "typing_reuse" not in engine.last_timings
+    newline = _req(workspace, moved.text.replace("helpers.f", "helpers.f\n    "), line=7, col=4)
+    engine.forget_last()
+    await engine.complete(newline)
+    assert "typing_reuse" not in engine.last_timings
+
+
+async def test_typing_reuse_off_builds_every_prompt_afresh(services, workspace):
+    services.settings = Settings(**{**services.settings.__dict__, "typing_reuse": False})
+    timings = await _typing_timings(services.engine, workspace, ["f", "fr"])
+    assert not any(t.get("typing_reuse") for t in timings)
+    assert timings[1]["prompt_tokens"] >= timings[0]["prompt_tokens"]  # the whole suffix each time

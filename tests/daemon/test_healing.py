@@ -96,6 +96,6 @@ def test_midword_eval_runs_end_to_end_with_the_tiny_model(workspace, tiny_model)
     finally:
         services.close()
     assert result["tasks"] == 3
-    for label in ("healed", "raw"):
+    for label in ("healed", "healed_fresh", "raw"):
         assert set(result[label]) == {"typed_0", "typed_1", "typed_2", "typed_3", "typed_1_to_3"}
         assert result[label]["typed_1_to_3"]["n"] == 9

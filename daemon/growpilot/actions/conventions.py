@@ -87,9 +87,17 @@ def docstring_style(file_text: str, others: Iterable[str] = ()) -> DocstringStyl
 
 
 # ----- tests
+_TEST_DIRS = ("tests", "test", "testing")
+
+
 def is_test_file(rel: str) -> bool:
     name = rel.rsplit("/", 1)[-1]
     return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
+def is_test_code(rel: str) -> bool:
+    """A test file, or any file under a tests folder (fixtures, helpers): not the project's own code."""
+    return is_test_file(rel) or any(part in _TEST_DIRS for part in rel.split("/")[:-1])
 
 
 def test_style(test_texts: Iterable[str]) -> str:

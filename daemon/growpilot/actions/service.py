@@ -169,7 +169,7 @@ class ActionService:
             if target is not None:
                 title = "Growpilot: Rewrite docstring" if target.docstring else title_of("docstring")
                 out.append(Offer("docstring", title, ACTIONS["docstring"][1]))
-                if not conventions.is_test_file(rel) and not target.name.startswith("test"):
+                if not conventions.is_test_code(rel) and not target.name.startswith("test"):
                     out.append(Offer("tests", title_of("tests"), ACTIONS["tests"][1]))
             if region is not None:
                 out.append(Offer("refactor", title_of("refactor"), ACTIONS["refactor"][1]))

@@ -212,28 +212,43 @@ def _share(rows: list[dict]) -> float | None:
 def _typing(session: _Session, lines: list, want: int, seed: int = 0) -> dict:
     """Type the rest of lines 1–3 characters at a time (an edit, then a request, as an editor sends
     them), after settling at each line's start, until `want` requests were served by the model
-    (typed-ahead hits, instant, are left out: a model that guesses the line right serves most steps so)."""
-    rng = random.Random(seed)
-    latencies, rows, typed_lines = [], [], 0
+    (typed-ahead hits, instant, are left out: a model that guesses the line right serves most steps so).
+    Each line is typed twice, with `typingReuse` on and off (which first alternates by line), so the two
+    figures share the machine's load; `exact` is the share of suggestions that are the line's rest."""
+    arms = {True: {"ms": [], "rows": [], "exact": []}, False: {"ms": [], "rows": [], "exact": []}}
+    typed_lines = 0
     for position in lines:
-        if len(latencies) >= want:
+        if len(arms[True]["ms"]) >= want:
             break
         typed_lines += 1
-        _, line, col, rest = position
-        doc, _, _ = session.settle_at(position)
-        typed = 0
-        while typed < min(len(rest), 24):
-            step = rest[typed:typed + rng.randint(1, 3)]
-            doc.edit(line, col + typed, col + typed, step)
-            typed += len(step)
-            ms, reply = session.ask(doc, line, col + typed)
-            row = session.record(reply)
-            if row is None or row["source"] == "model":
-                latencies.append(ms)
-                rows += [row] if row else []
-        _restore(doc, position)
-    return {**(_summary(latencies, 1) if latencies else {"n": 0}), "kv_reuse_share_median": _share(rows),
-            "lines": typed_lines}
+        for reuse in (True, False) if typed_lines % 2 else (False, True):
+            session.client.notify("workspace/didChangeConfiguration", {"settings": {"growpilot": {"typingReuse": reuse}}})
+            _type_line(session, position, random.Random(seed + typed_lines), arms[reuse])
+    session.client.notify("workspace/didChangeConfiguration", {"settings": {"growpilot": {"typingReuse": True}}})
+
+    def summary(arm: dict) -> dict:
+        return {**(_summary(arm["ms"], 1) if arm["ms"] else {"n": 0}), "kv_reuse_share_median": _share(arm["rows"]),
+                "exact_match": round(sum(arm["exact"]) / len(arm["exact"]), 3) if arm["exact"] else None}
+
+    return {**summary(arms[True]), "lines": typed_lines, "fresh_prompt_each_keystroke": summary(arms[False])}
+
+
+def _type_line(session: _Session, position, rng: random.Random, arm: dict) -> None:
+    _, line, col, rest = position
+    doc, _, _ = session.settle_at(position)
+    typed = 0
+    while typed < min(len(rest), 24):
+        step = rest[typed:typed + rng.randint(1, 3)]
+        doc.edit(line, col + typed, col + typed, step)
+        typed += len(step)
+        ms, reply = session.ask(doc, line, col + typed)
+        row = session.record(reply)
+        if row is None or row["source"] == "model":
+            arm["ms"].append(ms)
+            arm["rows"] += [row] if row else []
+            items = inline_items(reply) if row else []
+            arm["exact"].append(bool(items) and items[0]["insertText"].split("\n")[0] == rest[typed:])
+    _restore(doc, position)
 
 
 def _cancels(session: _Session, rounds: list, settings: Settings) -> tuple[list, list]:

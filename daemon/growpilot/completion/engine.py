@@ -24,11 +24,12 @@ from growpilot.completion.context import CursorContext, completion_mode, search_
 from growpilot.completion.names import overlap, split_imports, subwords
 from growpilot.completion.outline import definition_view, is_class, is_overload
 from growpilot.completion.postprocess import postprocess
-from growpilot.completion.prompt import Budget, BuiltPrompt, build_prompt
+from growpilot.completion.prompt import Budget, BuiltPrompt, build_prompt, retype_prompt
 from growpilot.config import Settings
 from growpilot.indexing.languages import language_of, line_comment
 from growpilot.indexing.secrets import is_secret_path
 from growpilot.learning.events import EventStore, GenerationRecord
+from growpilot.learning.metrics import BASE
 from growpilot.learning.memory import MEMORY_SHARE, Memory
 from growpilot.models.fim import Snippet
 from growpilot.models.healing import heal_split
@@ -45,6 +46,10 @@ NEAR_LINES = 8  # names used this close to the cursor matter most
 TOPIC_LINES = 12  # the words of these lines tell which imported name comes next
 HEAD_LINES = 200  # a file's first lines (its imports) name what it is about to use
 EXCLUDE_BEFORE, EXCLUDE_AFTER = 80, 30  # same-file lines around the cursor: already in the prompt
+# The suffix while typing along a line (`typingReuse`): the line's rest and a line or two below it. In
+# prefix-suffix-middle order the model re-reads the suffix at every keystroke, at ~150 prompt tokens/s on
+# two cores: the full one (~300 tokens) costs ~2 s a keystroke, this ~0.2 s (docs/benchmarks.md).
+TYPING_SUFFIX_TOKENS = 32
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,39 @@ class Workspace:
     adapter: str | None = None  # the folder's promoted LoRA adapter (a peft folder); None: the base model
     adapter_version: str | None = None  # its registry version (v3), recorded with every generation
     context_enabled: bool = True  # retrieved snippets in its prompts (see calibration.py)
+    # A/B (learning/ab.py): the experiment and the challenger's adapter folder (None: the base model)
+    challenger: tuple | None = None
+    arm: str | None = None  # of this request: "active" | "challenger"; None: no A/B
+
+    def for_position(self, path: str, line: int) -> "Workspace":
+        """This workspace as it serves one position: under A/B, the arm's adapter."""
+        if self.challenger is None:
+            return self
+        experiment, adapter = self.challenger
+        arm = experiment.arm(path, line)
+        if arm == "active":
+            return dataclasses.replace(self, arm=arm)
+        version = None if experiment.challenger == BASE else experiment.challenger
+        return dataclasses.replace(self, adapter=adapter, adapter_version=version, arm=arm)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The last prompt built, and where: the next keystroke on its line may keep its layout."""
+    settings: Settings
+    path: str  # workspace root / relative path
+    line: int
+    above: str  # the text before the cursor line
+    below: str  # the text after the cursor line
+    line_prefix: str  # the cursor line up to the cursor, as the prompt has it (healed)
+    suffix: str  # the text after the cursor then
+    prompt: BuiltPrompt
+
+    def follows(self, settings: Settings, path: str, ctx: CursorContext) -> bool:
+        """Whether `ctx` is the same line, edited only on that line (typing along it), same settings."""
+        return (path == self.path and ctx.line == self.line and settings == self.settings and ctx.prefix.startswith(self.above)
+                and "\n" not in ctx.prefix[len(self.above):] and ctx.suffix.endswith(self.below)
+                and "\n" not in ctx.suffix[:len(ctx.suffix) - len(self.below)])
 
 
 @dataclass
@@ -104,6 +142,7 @@ class CompletionEngine:
         self._running: threading.Event | None = None
         self._cache: OrderedDict[bytes, str] = OrderedDict()
         self._last: _Shown | None = None
+        self._layout: _Layout | None = None  # read and written on the prompt thread only
         self.last_timings: dict = {}  # of the latest request that got as far as the model (benchmarks read it)
         self._prepare_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-prompt")
         self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-generate")
@@ -125,6 +164,7 @@ class CompletionEngine:
         prefix, suffix = split_at(req.text, req.line, req.character)
         ws = self.workspace_for(req.path)
         rel = os.path.relpath(req.path, ws.root) if ws else os.path.basename(req.path)
+        ws = ws.for_position(rel, req.line) if ws else None
         ctx = CursorContext(rel, language_of(req.path) or "text", prefix, suffix, req.line, completion_mode(prefix, suffix))
         if (rest := self._typed_ahead(req.path, ctx)) is not None:
             return self._record(req, ws, ctx, "", rest, started, "typeahead", {})
@@ -177,15 +217,20 @@ class CompletionEngine:
         cursor line's last token, so it never ends inside one). Plugins' snippets come with their own share
         of the budget, whatever the context gate says of retrieval."""
         t0 = time.perf_counter()
+        forced = heal_split(ctx.line_prefix, backend.encode, backend.decode) if self.settings.token_healing else ""
+        healed = dataclasses.replace(ctx, prefix=ctx.prefix[:len(ctx.prefix) - len(forced)])
+        if (prompt := self._retyped(ws, healed, backend)) is not None:
+            timings = {"retrieval_ms": 0.0, "prompt_build_ms": _ms(t0), "typing_reuse": True, "healed": forced,
+                       "snippets": [x.path for x in prompt.snippets], "provenance": prompt.provenance()}
+            return prompt, forced, timings
         snippets = self.retrieve(ws, ctx)
         t_plugins = time.perf_counter()
         extra = self.plugins.context(asked) if asked is not None and self.plugins.has_context else []
         t_memory = time.perf_counter()
         examples = self._examples(ws, ctx)
         t1 = time.perf_counter()
-        forced = heal_split(ctx.line_prefix, backend.encode, backend.decode) if self.settings.token_healing else ""
-        healed = dataclasses.replace(ctx, prefix=ctx.prefix[:len(ctx.prefix) - len(forced)])
         prompt = self.build(ws, healed, backend, snippets, extra=extra, examples=examples)
+        self._remember(ws, healed, prompt)
         timings = {"retrieval_ms": round((t_plugins - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
                    "snippets": [f"{x.path}" for x in prompt.snippets], "healed": forced}
         if self.memory is not None and ws is not None:
@@ -195,6 +240,31 @@ class CompletionEngine:
             timings.update(plugin_context_ms=round((t_memory - t_plugins) * 1000, 2),
                            plugin_snippets=[x.path for x in extra])
         return prompt, forced, timings
+
+    def _retyped(self, ws: Workspace | None, ctx: CursorContext, backend) -> BuiltPrompt | None:
+        """While typing along a line (`typingReuse`): the last prompt's layout with the line as typed now
+        and a short suffix, so the model re-reads only the end of the prompt (retrieval, plugins and memory
+        are not asked again); the last prompt itself while the healed line is unchanged (the typed
+        characters are all in the healed token: nothing to re-read, the full suffix stays). None for the
+        first request on a line."""
+        layout, settings = self._layout, self.settings
+        if not settings.typing_reuse or layout is None or not layout.follows(settings, _where(ws, ctx), ctx):
+            return None
+        line = ctx.line_prefix
+        if line == layout.line_prefix and ctx.suffix == layout.suffix:
+            return layout.prompt  # typed within the healed token: the same prompt, its whole suffix cached
+        prompt = retype_prompt(backend.template, backend.count_tokens, layout.prompt, layout.line_prefix, line,
+                               ctx.suffix, TYPING_SUFFIX_TOKENS, ctx.path,
+                               os.path.basename(ws.root) if ws else "workspace", line_comment(ctx.language),
+                               repo_format=settings.context_format == "repo")
+        if prompt is not None:
+            self._layout = dataclasses.replace(layout, line_prefix=line, suffix=ctx.suffix, prompt=prompt)
+        return prompt
+
+    def _remember(self, ws: Workspace | None, ctx: CursorContext, prompt: BuiltPrompt) -> None:
+        line_rest = ctx.line_suffix
+        self._layout = _Layout(self.settings, _where(ws, ctx), ctx.line, ctx.prefix[:len(ctx.prefix) - len(ctx.line_prefix)],
+                               ctx.suffix[len(line_rest):], ctx.line_prefix, ctx.suffix, prompt)
 
     def _examples(self, ws: Workspace | None, ctx: CursorContext) -> list:
         """The few-shot examples for this cursor (learning/memory.py); none when memory is off or fails."""
@@ -301,6 +371,8 @@ class CompletionEngine:
         backend = self.model.backend
         latency = _ms(started)
         timings["total_ms"] = latency
+        if ws is not None and ws.arm:
+            timings["ab_arm"] = ws.arm
         self.last_timings = timings
         if source != "typeahead":
             self._last = _Shown(req.path, ctx.prefix, ctx.suffix, text, ctx.mode) if text else None
@@ -336,6 +408,10 @@ class CompletionEngine:
 def _plugin_request(req: CompletionRequest, ws: Workspace | None, ctx: CursorContext) -> PluginRequest:
     return PluginRequest(ctx.path.replace(os.sep, "/"), req.path, ws.root if ws else None, ctx.language, ctx.prefix,
                          ctx.suffix, req.kind, ctx.mode)
+
+
+def _where(ws: Workspace | None, ctx: CursorContext) -> str:
+    return os.path.join(ws.root, ctx.path) if ws else ctx.path
 
 
 def _mentions(text: str, name: str) -> bool:

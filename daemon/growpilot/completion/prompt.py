@@ -3,6 +3,7 @@ tokenizer comes in as a `count_tokens` function."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -45,6 +46,7 @@ class BuiltPrompt:
     snippets: tuple[Snippet, ...]
     tokens: int  # estimated from the parts
     examples: tuple[str, ...] = ()  # generation ids of the few-shot examples (memory) in the prompt
+    context: tuple[Snippet, ...] = ()  # everything laid out before the file (snippets, then examples), best first
 
     def provenance(self) -> dict:
         """What went into the prompt besides the file itself, as GenerationRecord.provenance stores it:
@@ -72,9 +74,27 @@ def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix:
     suffix_text, suffix_cost = (head_lines(suffix, min(int(available * budget.suffix_share), rest // 2), count)
                                 if template.has_fim else ("", 0))
     prefix_text, prefix_cost = fit_prefix(prefix, rest - suffix_cost, count)
-    text = template.render(prefix_text, suffix_text, kept + [s for _, s in shown], path, repo, comment, repo_format)
+    context = tuple(kept + [s for _, s in shown])
+    text = template.render(prefix_text, suffix_text, context, path, repo, comment, repo_format)
     return BuiltPrompt(text, prefix_text, suffix_text, tuple(kept), used + suffix_cost + prefix_cost + _RESERVED,
-                       tuple(gid for gid, _ in shown))
+                       tuple(gid for gid, _ in shown), context)
+
+
+def retype_prompt(template: FimTemplate, count: CountTokens, previous: BuiltPrompt, previous_line: str, line: str,
+                  suffix: str, suffix_tokens: int, path: str, repo: str, comment: str = "#",
+                  repo_format: bool = False) -> BuiltPrompt | None:
+    """The prompt for the next keystroke on the line `previous` was built for, laid out for the KV cache:
+    its context and the prefix's lines above the cursor line as they were (the cache holds them), the
+    cursor line as typed now (`line`; it was `previous_line`), and at most `suffix_tokens` of the suffix —
+    in prefix-suffix-middle order the suffix comes after the cursor, so every keystroke pays for all of
+    it again. None when `previous` did not end at its cursor line (a line too long cut from its left)."""
+    if not previous.prefix.endswith(previous_line):
+        return None
+    prefix_text = previous.prefix[:len(previous.prefix) - len(previous_line)] + line
+    suffix_text, suffix_cost = head_lines(suffix, suffix_tokens, count) if template.has_fim else ("", 0)
+    text = template.render(prefix_text, suffix_text, previous.context, path, repo, comment, repo_format)
+    tokens = (previous.tokens - count(previous.suffix) + suffix_cost - count(previous_line) + count(line))
+    return dataclasses.replace(previous, text=text, prefix=prefix_text, suffix=suffix_text, tokens=tokens)
 
 
 def fit_examples(examples: Sequence[Example], cap: int, count: CountTokens,

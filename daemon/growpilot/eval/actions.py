@@ -60,7 +60,7 @@ def function_tasks(files: dict[str, str], limit: int, seed: int = 0) -> list[Fun
     test files; a seeded sample, at most one in three per file first so that no file dominates. Pure."""
     found: list[FunctionTask] = []
     for path, text in sorted(files.items()):
-        if conventions.is_test_file(path) or "/tests/" in f"/{path}" or path.startswith("docs/"):
+        if conventions.is_test_code(path) or path.startswith("docs/"):
             continue
         for t in targets.targets(text):
             if t.kind == "class" or not t.params or not MIN_BODY <= t.end - t.body[0] + 1 <= MAX_BODY:

@@ -34,19 +34,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from growpilot.actions import conventions
 from growpilot.completion.calibration import task_context
 from growpilot.completion.context import CursorContext, stop_rule
 from growpilot.completion.crossfile import build_tasks, cross_file_symbols
+from growpilot.eval.retrieval_lift import as_first_typed
 from growpilot.eval.stats import bootstrap_mean, bootstrap_ratio
 from growpilot.learning.events import EventStore, GenerationRecord
 from growpilot.learning.memory import EMBED_PER_REQUEST, SIMILARITY_THRESHOLD, Memory
+from growpilot.learning.preferences import LOG_METHODS
 
 log = logging.getLogger(__name__)
 MAX_PER_FILE = 6  # positions per category and file: spread over the repository, not one long module
 SUGGESTION_TOKENS = 24
 _CLASS = re.compile(r"^\s*class\s+(\w+)\s*\(([^)]*)\)\s*:", re.M)
 _RAISE = re.compile(r"^(\s*)(raise\s+(\w+))\(")
-_LOG_CALL = re.compile(r"^(\s*)(((?:self\.)?\w*log\w*)\.(?:debug|info|warning|warn|error|exception|critical))\(", re.I)
+_LOG_CALL = re.compile(rf"^(\s*)(((?:self\.)?\w*log\w*)\.(?:{LOG_METHODS}))\(", re.I)
 
 
 @dataclass(frozen=True)
@@ -76,19 +79,13 @@ def project_exceptions(files: dict[str, str]) -> set[str]:
         found |= more
 
 
-def is_test_path(path: str) -> bool:
-    parts = path.split("/")
-    return any(p in ("tests", "test", "testing") for p in parts[:-1]) or parts[-1].startswith("test_") \
-        or parts[-1] == "conftest.py"
-
-
 def convention_sites(files: dict[str, str]) -> list[Site]:
     """The positions where the repository writes its own error type or logger (see the module's
     docstring), at most MAX_PER_FILE per category and file, in path and line order. Pure."""
     errors = project_exceptions(files)
     sites = []
     for path, text in sorted(files.items()):
-        if not path.endswith(".py") or is_test_path(path):
+        if not path.endswith(".py") or conventions.is_test_code(path):
             continue
         taken = {"error": 0, "logging": 0}
         for i, line in enumerate(text.split("\n")):
@@ -166,15 +163,9 @@ def run(services, workspace: str, limit: int = 200, rows_path: str | None = None
             "seconds": round(time.perf_counter() - started, 1)}
 
 
-def _prompt_context(site_or_ctx: CursorContext, folder, files: dict[str, str], ws, engine):
-    """The retrieved snippets for a cursor, with its file indexed only up to the cursor (what exists when
-    the line is first typed)."""
-    ctx = site_or_ctx
-    folder.index.update_text(ctx.path, ctx.prefix)
-    try:
-        return engine.retrieve(ws, ctx)
-    finally:
-        folder.index.update_text(ctx.path, files[ctx.path])
+def _prompt_context(ctx: CursorContext, folder, files: dict[str, str], ws, engine):
+    """The snippets the engine retrieves for a cursor when its line is first typed."""
+    return as_first_typed(folder, ctx, files[ctx.path], lambda: engine.retrieve(ws, ctx))
 
 
 def _replay(history: list[Site], files, folder, ws, engine, backend, store: EventStore) -> dict:

@@ -5,8 +5,11 @@ keywords; one per line), typed up to `k` = 0 (the word start), 1, 2 or 3 of thei
 document is the file with the cursor's line cut there and the lines after it as they are. A suggestion
 *completes the word* when what was typed plus the suggestion spells the word and then leaves it (the next
 character is no identifier character). Run through the engine (the product's pipeline, typed-ahead reuse
-off so every request reaches the model), with token healing on and off. Retrieved context is off: the
-question is the prompt's last token, and the index would hold the very line being typed.
+off so every request reaches the model), the typed characters in order as a user types them. Variants:
+`healed` as the product serves (token healing, and `typingReuse`: from the second character on, the
+prompt keeps its layout and a short suffix), `healed_fresh` (healing, a fresh full prompt at every
+keystroke) and `raw` (neither). Retrieved context is off: the question is the prompt's end, and the
+index would hold the very line being typed.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from growpilot.server.services import Services
 log = logging.getLogger(__name__)
 TYPED = (0, 1, 2, 3)
 MIN_WORD = 5
+VARIANTS = {"healed": {"token_healing": True, "typing_reuse": True},
+            "healed_fresh": {"token_healing": True, "typing_reuse": False},
+            "raw": {"token_healing": False, "typing_reuse": False}}
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,8 @@ def completes(word: str, typed: int, suggestion: str) -> bool:
     return full.startswith(word) and (len(full) == len(word) or not (full[len(word)].isalnum() or full[len(word)] == "_"))
 
 
-def run(services: Services, workspace: str, limit: int = 100, rows_path: str | None = None) -> dict:
+def run(services: Services, workspace: str, limit: int = 100, rows_path: str | None = None,
+        variants: tuple[str, ...] = tuple(VARIANTS)) -> dict:
     folder = services.add_folder(workspace)
     services.index_folder(folder)
     files = {p: (folder.root / p).read_text(errors="replace") for p in folder.index.files() if p.endswith(".py")}
@@ -85,16 +92,16 @@ def run(services: Services, workspace: str, limit: int = 100, rows_path: str | N
     for n, task in enumerate(tasks):
         row = {"path": task.path, "line": task.line + 1, "word": task.word}
         lines = files[task.path].split("\n")
-        for healing in (True, False):
-            services.settings = dataclasses.replace(base, token_healing=healing)
+        for label in variants:
+            services.settings = dataclasses.replace(base, **VARIANTS[label])
             for k in TYPED:
                 cut = lines[: task.line] + [lines[task.line][: task.column + k]] + lines[task.line + 1:]
                 req = CompletionRequest(str(folder.root / task.path), "\n".join(cut), task.line, task.column + k, "cli")
                 engine.forget_last()  # every request reaches the model: no typed-ahead reuse of the previous one
                 s = asyncio.run(engine.complete(req, debounce=False))
                 text = s.text if s else ""
-                row[f"{'healed' if healing else 'raw'}_{k}"] = completes(task.word, k, text)
-                row[f"{'healed' if healing else 'raw'}_{k}_text"] = text
+                row[f"{label}_{k}"] = completes(task.word, k, text)
+                row[f"{label}_{k}_text"] = text
         rows.append(row)
         if (n + 1) % 10 == 0:
             log.info("midword: %d/%d tasks, %.0fs", n + 1, len(tasks), time.perf_counter() - started)
@@ -104,7 +111,7 @@ def run(services: Services, workspace: str, limit: int = 100, rows_path: str | N
 
         Path(rows_path).write_text("".join(json.dumps(r) + "\n" for r in rows))
     result: dict = {"workspace": str(folder.root), "model": services.model.backend.name, "tasks": len(rows)}
-    for label in ("healed", "raw"):
+    for label in variants:
         result[label] = {f"typed_{k}": _rate([r[f"{label}_{k}"] for r in rows]) for k in TYPED}
         result[label]["typed_1_to_3"] = _rate([r[f"{label}_{k}"] for r in rows for k in TYPED[1:]])
     result["seconds"] = round(time.perf_counter() - started, 1)

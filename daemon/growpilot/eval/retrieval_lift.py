@@ -18,6 +18,7 @@ import logging
 import re
 import statistics
 import time
+from typing import Callable, TypeVar
 
 from growpilot.completion.calibration import MIN_TASKS, calibration_tasks, task_context
 from growpilot.completion.crossfile import build_tasks, cross_file_symbols
@@ -25,6 +26,17 @@ from growpilot.eval.stats import bootstrap_ratio
 from growpilot.server.services import Services
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def as_first_typed(folder, ctx, text: str, lookup: Callable[[], T]) -> T:
+    """`lookup()` (a retrieval) with the cursor's file indexed only up to the cursor — what exists when
+    the line is first typed, never the file's later lines —, its whole `text` indexed again after."""
+    folder.index.update_text(ctx.path, ctx.prefix)
+    try:
+        return lookup()
+    finally:
+        folder.index.update_text(ctx.path, text)
 
 
 def _defines(text: str, name: str) -> bool:
@@ -54,13 +66,7 @@ def run(services: Services, workspace: str, limit: int = 200, rows_path: str | N
     out = open(rows_path, "w") if rows_path else None  # a row per task as it is scored: long runs can be read early
     for n, task in enumerate(tasks):
         ctx = task_context(task, files[task.path])
-        prefix = ctx.prefix
-        # What exists when the line is first typed: the cursor's file up to the cursor, not its later lines.
-        folder.index.update_text(task.path, prefix)
-        try:
-            ranked = engine.ranked_context(ws, ctx)
-        finally:
-            folder.index.update_text(task.path, files[task.path])
+        ranked = as_first_typed(folder, ctx, files[task.path], lambda: engine.ranked_context(ws, ctx))
         snippets = engine.group(ranked)
         row = {"path": task.path, "line": task.line + 1, "name": task.name, "gold": task.gold,
                "snippets": [{"path": c.path, "start_line": c.start_line, "end_line": c.end_line, "why": why,

@@ -428,6 +428,27 @@ class EventStore:
                     "AND prompt IS NOT NULL AND prompt != ''", [workspace, *part]).fetchall())
         return out
 
+    # ----- read by the metrics (growpilot.learning.metrics aggregates them)
+    def metric_rows(self, workspace: str, kinds: Sequence[str] = ("inline", "completion")) -> list[dict]:
+        """The workspace's suggestions of these kinds (oldest first) without their text: id, created, kind,
+        source, model, adapter, latency_ms, chars (length of the output), and `events`: [{kind, value}] of
+        accepts, ratings and retained_* signals, in the order they happened."""
+        self.flush()
+        marks = ",".join("?" * len(kinds))
+        rows = self._rows(f"SELECT id, created, kind, source, model, adapter, latency_ms, length(output) AS chars "
+                          f"FROM generations WHERE workspace = ? AND kind IN ({marks}) ORDER BY created, rowid",
+                          [workspace, *kinds])
+        by_id = {row["id"]: row for row in rows}
+        for row in rows:
+            row["events"] = []
+        for e in self._rows(
+                "SELECT e.generation_id, e.kind, e.value FROM events e JOIN generations g ON g.id = e.generation_id "
+                f"WHERE g.workspace = ? AND g.kind IN ({marks}) AND (e.kind IN ('accept', 'rating') "
+                "OR e.kind LIKE 'retained%') ORDER BY e.id", [workspace, *kinds]):
+            if e["generation_id"] in by_id:
+                by_id[e.pop("generation_id")]["events"].append(e)
+        return rows
+
 
 def _chunks(items: list, size: int = 500) -> Iterator[list]:
     """`items` in slices that stay within SQLite's limit on bound parameters."""

@@ -49,7 +49,8 @@ ACCEPTED_ROWS = 200
 PY = (".py",)
 JS = (".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs")
 _SCRIPT_DIRS = ("scripts", "script", "bin", "examples", "example", "tools")
-_LOG_CALL = re.compile(r"\b(?:logging|_?log|_?logger|LOG|LOGGER)\.(?:debug|info|warning|warn|error|exception|critical|log)\(")
+LOG_METHODS = "debug|info|warning|warn|error|exception|critical"  # a logger's level methods (eval/memory too)
+_LOG_CALL = re.compile(rf"\b(?:logging|_?log|_?logger|LOG|LOGGER)\.(?:{LOG_METHODS}|log)\(")
 _PRINT_CALL = re.compile(r"(?<![\w.])print\(")
 _JS_STRING = re.compile(r"""(?<![\w\\])('(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
 _JS_NAME = re.compile(r"\b(?:function|const|let|var)\s+([A-Za-z_$][\w$]*)")
@@ -267,7 +268,7 @@ def learn(files: Sequence[tuple[str, str]], accepted: Sequence[tuple[str, str]] 
                 c["naming"] += python_naming_counts(text) if python else js_naming_counts(text)
                 if python:
                     c["typeHints"] += type_hint_counts(text)
-                    if not conventions.is_test_file(rel) and not is_script(rel, text):
+                    if not conventions.is_test_code(rel) and not is_script(rel, text):
                         c["logging"] += logging_counts(text)
                         c["docstringStyle"] += docstring_counts(text)
         return c

@@ -31,6 +31,8 @@ INDEX_READY = "growpilot/indexReady"
 MODEL_READY = "growpilot/modelReady"
 ADAPTER_CHANGED = "growpilot/adapterChanged"
 TRAINING_DONE = "growpilot/trainingDone"
+SCHEDULE = "growpilot/trainingSchedule"
+RETRY_REFUSED_S = 600.0  # an automatic start that was refused is not tried again sooner
 BUFFER_INDEX_DELAY_S = 1.0  # unsaved edits reach the index after this much quiet
 _WORD = re.compile(r"[A-Za-z0-9_]*$")
 
@@ -55,6 +57,7 @@ def register(server: GrowpilotServer) -> None:
         for problem in ls.settings_problems:
             ls.show(problem)
         _load_model(ls)
+        _watch_idle(ls)
         roots = [to_fs_path(f.uri) for f in ls.workspace.folders.values()] or (
             [ls.workspace.root_path] if ls.workspace.root_path else [])
         for root in roots:
@@ -71,6 +74,7 @@ def register(server: GrowpilotServer) -> None:
         for problem in problems:
             ls.show(problem)
         reload_model, reopen = ls.services.apply_settings(settings)
+        ls.services.idle.poke()  # idleMinutes & co. apply at once
         if reload_model:
             _load_model(ls)
         if reopen:
@@ -86,12 +90,17 @@ def register(server: GrowpilotServer) -> None:
     # ----- documents: unsaved text is what retrieval sees
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: GrowpilotServer, params: types.DidChangeTextDocumentParams) -> None:
+        _activity(ls)
         _schedule_buffer_index(ls, params.text_document.uri)
         if ls.signals is not None and len(ls.signals):
             uri = params.text_document.uri
             ls.signals.changed(uri, params.content_changes, time.monotonic(),
                                ls.workspace.get_text_document(uri).source)
             _schedule_signals(ls)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: GrowpilotServer, params: types.DidOpenTextDocumentParams) -> None:
+        _activity(ls)  # pygls has put the document into the workspace already
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: GrowpilotServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -136,6 +145,7 @@ def register(server: GrowpilotServer) -> None:
                     types.CodeActionOptions(code_action_kinds=list(actions_lsp.KINDS), resolve_provider=True))
     def code_action(ls: GrowpilotServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         """Instant: no model call; what to run is in each action's `data`, generated on resolve."""
+        _activity(ls)
         doc = ls.workspace.get_text_document(params.text_document.uri)
         if ls.services is None or doc.path is None or is_secret_path(doc.path):  # no model reads a secrets file
             return None
@@ -143,6 +153,7 @@ def register(server: GrowpilotServer) -> None:
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve_code_action(ls: GrowpilotServer, action: types.CodeAction) -> types.CodeAction:
+        _activity(ls)
         return await _resolve_action(ls, action)
 
     @server.command(actions_lsp.SHOW_EXPLANATION)
@@ -208,6 +219,9 @@ def register(server: GrowpilotServer) -> None:
         folder = _folder_arg(ls, args)
         if ls.services.model.backend is None:
             raise_invalid("the model is still loading: retrain once it is ready")
+        if ls.services.learning.running(folder.root) and ls.services.idle.scheduler.adopt(folder.root):
+            # An idle-time cycle runs: it is the user's now (activity no longer stops it), not a second one.
+            return {"started": True, "folderUri": folder.root.as_uri(), "adopted": True}
         if ls.services.learning.running(folder.root):
             raise_invalid(f"a training cycle of {folder.root.name} is already running")
         await _train(ls, folder)
@@ -238,8 +252,42 @@ def register(server: GrowpilotServer) -> None:
         _training_error(lambda: _registry(folder).promote(version))
         return _adapter_changed(ls, folder, "promote")
 
+    @server.command("growpilot.metrics")
+    async def metrics(ls: GrowpilotServer, *args: Any) -> dict:
+        """`growpilot metrics --json` of one folder (learning/metrics.py)."""
+        folder = _folder_arg(ls, args)
+        return await asyncio.get_running_loop().run_in_executor(None, _metrics_of, ls, folder)
+
+    @server.command("growpilot.dashboard")
+    async def dashboard(ls: GrowpilotServer, *args: Any) -> dict:
+        """The dashboard page for a webview: {html, metrics}. chartSrc: the URI of the Chart.js build the
+        client bundles (without it the page inlines the daemon's copy); cspSource, nonce: the webview's."""
+        from growpilot.dashboard import ChartLibraryMissing, render_html
+
+        folder = _folder_arg(ls, args)
+        chart_src = _arg(args, "chartSrc", str, required=False)
+        csp_source = _arg(args, "cspSource", str, required=False)
+        nonce = _arg(args, "nonce", str, required=False)
+        if nonce is not None and not re.fullmatch(r"[A-Za-z0-9+/=_-]{16,128}", nonce):
+            raise_invalid("nonce must be 16 to 128 base64 characters")
+        if csp_source is not None and not re.fullmatch(r"[^\s;,\"<>]+( [^\s;,\"<>]+)*", csp_source):
+            raise_invalid("cspSource must be CSP source expressions (such as 'self' https://*.vscode-cdn.net; no ';' or ',')")
+        m = await asyncio.get_running_loop().run_in_executor(None, _metrics_of, ls, folder)
+        try:
+            page = render_html(m, chart_src=chart_src, csp_source=csp_source, nonce=nonce, interactive=True)
+        except ChartLibraryMissing as exc:
+            raise_invalid(str(exc))
+        return {"html": page, "metrics": m}
+
+    @server.command("growpilot.abStatus")
+    async def ab_status(ls: GrowpilotServer, *args: Any) -> dict:
+        """`growpilot ab status --json` of one folder (learning/ab.py)."""
+        folder = _folder_arg(ls, args)
+        return await asyncio.get_running_loop().run_in_executor(None, ls.services.ab_status, folder)
+
     @server.command("growpilot.accept")
     def accept(ls: GrowpilotServer, *args: Any) -> dict:
+        _activity(ls)
         generation = _arg(args, "generationId", str)
         _event(lambda: ls.services.events.accept(generation, _arg(args, "source", str, required=False)))
         if ls.signals is not None:
@@ -249,6 +297,7 @@ def register(server: GrowpilotServer) -> None:
 
     @server.command("growpilot.feedback")
     def feedback(ls: GrowpilotServer, *args: Any) -> dict:
+        _activity(ls)
         generation = _arg(args, "generationId", str)
         rating = _arg(args, "rating", str)
         event_id = _event(lambda: ls.services.events.rate(generation, rating, _arg(args, "source", str, required=False)))
@@ -283,6 +332,13 @@ def _folder_arg(ls: GrowpilotServer, args: tuple) -> Folder:
     return folders[0]
 
 
+def _metrics_of(ls: GrowpilotServer, folder: Folder) -> dict:
+    from growpilot.learning.metrics import workspace_metrics
+
+    # The index size from the catalog, read-only: never waits on a running sync's lock.
+    return workspace_metrics(ls.services.events, folder.root, ab=ls.services.ab_status(folder))
+
+
 def _registry(folder: Folder):
     from growpilot.training.registry import Registry
 
@@ -306,11 +362,24 @@ def _adapter_changed(ls: GrowpilotServer, folder: Folder, why: str) -> dict:
     return change
 
 
-async def _train(ls: GrowpilotServer, folder: Folder) -> None:
+async def _train(ls: GrowpilotServer, folder: Folder, automatic: bool = False) -> None:
     """A training cycle on a background thread, with `$/progress`; the outcome as growpilot/trainingDone,
-    a message, and growpilot/adapterChanged when the candidate was promoted."""
+    a message, and growpilot/adapterChanged when the candidate was promoted. `automatic`: started by the
+    idle scheduler (server/idle.py): the user's next edit or request makes it yield, and of its outcomes
+    only a promotion is shown as a message."""
     loop = ls.loop
+    idle = ls.services.idle
+    asked = idle.scheduler.clock()
+    chunks = await loop.run_in_executor(None, idle.chunks_of, folder)  # the data this cycle sees
+    if automatic and (idle.scheduler.last_activity or 0) > asked:  # the user came back meanwhile
+        idle.start_failed(folder)
+        return
     token = await ls.progress(f"Growpilot: training {folder.root.name}")
+    if automatic and (idle.scheduler.last_activity or 0) > asked:  # ... while the client made the token
+        if token:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="not started"))
+        idle.start_failed(folder)
+        return
     last = [0.0]
 
     def on_progress(root, state) -> None:
@@ -326,14 +395,19 @@ async def _train(ls: GrowpilotServer, folder: Folder) -> None:
     def finish(result, error) -> None:
         if token:
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=error or result.decision))
-        outcome = {"folderUri": folder.root.as_uri(), "error": error,
-                   "error_kind": (ls.services.learning.state(folder.root).last or {}).get("error_kind")}
+        kind = (ls.services.learning.state(folder.root).last or {}).get("error_kind")
+        was_automatic = idle.scheduler.is_automatic(folder.root)
+        yielded = idle.cycle_ended(folder, kind if error else None)
+        outcome = {"folderUri": folder.root.as_uri(), "error": error, "error_kind": kind,
+                   "automatic": was_automatic, "yielded": yielded}
         if result is not None:
             outcome.update(result.as_json())
             if result.decision == "promoted":
                 _adapter_changed(ls, folder, "promoted")
         ls.protocol.notify(TRAINING_DONE, outcome)
-        if TRAINING_DONE in ls.client_handles:
+        if yielded:
+            log.info("automatic training of %s paused for the user; it resumes when idle", folder.root.name)
+        if TRAINING_DONE in ls.client_handles or was_automatic and (result is None or result.decision != "promoted"):
             return
         if error:
             ls.show(f"Growpilot: training {folder.root.name} did not finish: {error}")
@@ -343,10 +417,40 @@ async def _train(ls: GrowpilotServer, folder: Folder) -> None:
 
     try:
         _training_error(lambda: ls.services.learning.start(folder.root, on_progress, on_done))
+        idle.cycle_started(folder, automatic, chunks)  # before `finish` can run: both on the event loop
     except Exception:
+        if automatic:
+            idle.start_failed(folder)
         if token:
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="not started"))
         raise
+
+
+def _activity(ls: GrowpilotServer) -> None:
+    """The user is here (an edit, a request): an automatic training cycle yields at once."""
+    if ls.services is not None:
+        ls.services.idle.activity()
+
+
+def _watch_idle(ls: GrowpilotServer) -> None:
+    """Idle-time training: the scheduler's thread starts cycles through `_train`, on the event loop."""
+    loop, idle = ls.loop, ls.services.idle
+
+    def start(folder: Folder) -> None:
+        async def run() -> None:
+            try:
+                await _train(ls, folder, automatic=True)
+            except Exception as exc:  # refused (a cycle runs in another process…): the schedule tries later
+                log.info("automatic training of %s did not start: %s", folder.root.name, exc)
+                idle.start_failed(folder, RETRY_REFUSED_S)
+
+        loop.call_soon_threadsafe(lambda: loop.create_task(run()))
+
+    def changed(folder: Folder, schedule: dict) -> None:
+        ls.notify_threadsafe(SCHEDULE, {"folderUri": folder.root.as_uri(), **schedule})
+
+    idle.start, idle.changed = start, changed
+    idle.run_in_background()
 
 
 def _event(record) -> int:
@@ -367,6 +471,53 @@ def _served(ls: GrowpilotServer, uri: str, position: types.Position, s: Suggesti
     _schedule_signals(ls)
 
 
+AB_CHECK_S = 600.0  # how often, at most, a running A/B is judged (after retention signals were written)
+
+
+def _check_ab(ls: GrowpilotServer) -> None:
+    """When a challenger has won its A/B significantly, offer once per experiment to promote it."""
+    now = time.monotonic()
+    if now - ls.ab_checked < AB_CHECK_S:
+        return
+    ls.ab_checked = now
+    for folder in [f for f in ls.services.folders.values() if f.challenger is not None]:
+        experiment = folder.challenger[0]
+        if (folder.root, experiment) in ls.ab_offered:
+            continue
+
+        def judged(future, folder=folder, experiment=experiment) -> None:
+            try:
+                status = future.result()
+            except Exception:
+                log.exception("judging the A/B of %s failed", folder.root.name)
+                return
+            if status.get("offer_promote"):
+                ls.ab_offered.add((folder.root, experiment))
+                asyncio.run_coroutine_threadsafe(_offer_promotion(ls, folder, status), ls.loop)
+
+        ls.loop.run_in_executor(None, ls.services.ab_status, folder).add_done_callback(judged)
+
+
+async def _offer_promotion(ls: GrowpilotServer, folder: Folder, status: dict) -> None:
+    arms, label = status["arms"], status["winner"]["adapter"]
+    message = (f"Growpilot: in {folder.root.name}, {label} beat {arms['active']['adapter']} on the characters you kept "
+               f"per suggestion ({arms['challenger']['retained_per_shown']:.2f} vs "
+               f"{arms['active']['retained_per_shown']:.2f}, p = {status['tests']['retained_per_shown_p']:.3f}, "
+               f"{arms['challenger']['shown']} + {arms['active']['shown']} suggestions). Promote it?")
+    action = f"Promote {label}"
+    choice = await ls.window_show_message_request_async(types.ShowMessageRequestParams(
+        types.MessageType.Info, message, [types.MessageActionItem(action), types.MessageActionItem("Not now")]))
+    if choice is None or choice.title != action:
+        return
+    if label == "base":  # back to the base model: every promoted version rolled back
+        registry = _registry(folder)
+        while registry.active() is not None:
+            _training_error(registry.rollback)
+    else:
+        _training_error(lambda: _registry(folder).promote(label, reason="won the A/B"))
+    _adapter_changed(ls, folder, "promote")
+
+
 def _schedule_signals(ls: GrowpilotServer) -> None:
     """(Re)arm one timer for when the tracker next has signals due; they are written when it fires."""
     if ls.signal_timer is not None:
@@ -383,6 +534,7 @@ def _schedule_signals(ls: GrowpilotServer) -> None:
                 ls.services.events.record_signal(signal.generation_id, signal.kind, signal.value)
         except Exception:  # the signals must never take the server down
             log.exception("recording implicit feedback failed")
+        _check_ab(ls)
         _schedule_signals(ls)
 
     ls.signal_timer = ls.loop.call_later(max(0.0, due - time.monotonic()) + 0.01, fire)
@@ -396,6 +548,7 @@ def _accept_command(s: Suggestion) -> types.Command:
 async def _complete(ls: GrowpilotServer, uri: str, position: types.Position, kind: str) -> Suggestion | None:
     if ls.services is None:
         return None
+    _activity(ls)  # an automatic training cycle yields before the model is asked
     doc = ls.workspace.get_text_document(uri)
     if doc.path is None:
         return None
@@ -518,6 +671,7 @@ def _load_model(ls: GrowpilotServer) -> None:
         ls.protocol.notify(MODEL_READY, {"model": info["name"], "device": info["device"],
                                          "adapter": adapters[0] if adapters else None,
                                          "loadSeconds": round(time.perf_counter() - started, 2), "error": info["error"]})
+        ls.services.idle.poke()
         if info["error"]:
             ls.show(f"Growpilot: the model could not be loaded: {info['error']}", types.MessageType.Error)
             return
@@ -583,6 +737,7 @@ async def _index(ls: GrowpilotServer, folder: Folder) -> dict:
         result = {"folderUri": folder.root.as_uri(), "files": stats.files, "chunks": stats.chunks,
                   "embedded": stats.embedded, "seconds": round(time.perf_counter() - started, 3), "error": None}
     ls.protocol.notify(INDEX_READY, result)  # also on failure, so clients stop waiting
+    ls.services.idle.poke()  # the folder's schedule can be read now
     if token:
         ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
     return result

@@ -74,6 +74,8 @@ class GrowpilotServer(LanguageServer):
         self.buffer_timers: dict[str, asyncio.TimerHandle] = {}  # per document: pending unsaved-text indexing
         self.signals = None  # learning.signals.Tracker: implicit feedback, from initialize on
         self.signal_timer: asyncio.TimerHandle | None = None  # when the tracker next has signals due
+        self.ab_checked = float("-inf")  # when a running A/B was last judged (monotonic)
+        self.ab_offered: set = set()  # (folder root, experiment) whose winner was offered already
 
     # ----- sending from any thread
     def notify_threadsafe(self, method: str, params: Any) -> None:

@@ -19,12 +19,14 @@ from growpilot.completion.engine import CompletionEngine, Workspace
 from growpilot.config import Settings
 from growpilot.indexing.indexer import Progress, SyncStats, WorkspaceIndex
 from growpilot.indexing.watcher import Watcher
+from growpilot.learning import ab
 from growpilot.learning.events import EventStore
 from growpilot.learning.memory import Memory
 from growpilot.learning.preferences import PreferenceCache
 from growpilot.models.holder import ModelHolder
 from growpilot.plugins.host import PluginHost
-from growpilot.training.registry import AdapterVersion
+from growpilot.server.idle import IdleTrainer
+from growpilot.training.registry import AdapterVersion, Registry, base_identity
 from growpilot.training.supervisor import Supervisor, active_adapter
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class Folder:
     indexing: bool = False
     last_sync: SyncStats = field(default_factory=SyncStats)
     adapter: AdapterVersion | None = None  # the promoted LoRA adapter that serves it; None: the base model
+    challenger: tuple[ab.Experiment, str | None] | None = None  # A/B (abChallenger): its experiment, adapter path
     context: Calibration | None = None  # whether retrieved context helps here (None: not asked yet)
     calibrating: bool = False
 
@@ -68,6 +71,7 @@ class Services:
         self.preferences = PreferenceCache()
         self.actions = ActionService(self.engine, self.events, lambda: self.settings, self.preferences)  # code actions
         self.learning = Supervisor(lambda: self.settings, self.events)
+        self.idle = IdleTrainer(self)  # idle-time training: when to start a cycle by itself, when to yield
         # The suggestion history's retention: now, then hourly, by the settings of that moment.
         self.events.start_pruning(lambda: (self.settings.history_max_days, self.settings.history_max_mb))
         # Index syncs run one at a time, off the event loop; the watcher threads call in directly.
@@ -112,7 +116,8 @@ class Services:
         gate = self.settings.context_gate
         enabled = gate == "always" or (gate == "auto" and (folder.context is None or folder.context.enabled))
         return Workspace(str(folder.root), folder.index.search, folder.index.definitions, folder.index.members,
-                         str(adapter.path) if adapter else None, adapter.version if adapter else None, enabled)
+                         str(adapter.path) if adapter else None, adapter.version if adapter else None, enabled,
+                         folder.challenger)
 
     def calibrate_context(self, folder: Folder) -> Calibration | None:
         """Whether context helps in this folder, for the model that serves (blocking: scores its call
@@ -139,7 +144,37 @@ class Services:
         before = folder.adapter.version if folder.adapter else None
         backend = self.model.backend
         folder.adapter = active_adapter(folder.root, getattr(backend, "base_folder", None))
+        self.refresh_challenger(folder)
         return before, folder.adapter.version if folder.adapter else None
+
+    def ab_status(self, folder: Folder) -> dict:
+        """`growpilot ab status` of a folder (learning/ab.py): the running experiment, else the last one."""
+        status = ab.workspace_status(self.events, folder.root, folder.challenger[0] if folder.challenger else None)
+        return {**status, "on": folder.challenger is not None}
+
+    def refresh_challenger(self, folder: Folder) -> str | None:
+        """The A/B challenger that serves half of the folder's lines (`abChallenger`), among the versions
+        trained on the model that serves; None when off. Returns why there is none when one was asked for."""
+        folder.challenger = None
+        base_folder = getattr(self.model.backend, "base_folder", None)
+        if not self.settings.ab_challenger or base_folder is None:
+            return None
+        try:
+            registry = Registry.for_workspace(folder.root)
+            base = base_identity(base_folder)
+            versions = [v for v in registry.list() if (v.meta.get("base_model") or {}).get("hash") == base]
+            active = folder.adapter.version if folder.adapter else ab.BASE
+            label, why = ab.challenger_label(self.settings.ab_challenger, [v.version for v in versions], active)
+            if label is None:
+                log.warning("A/B is off for %s: %s", folder.root.name, why)
+                return why
+            path = None if label == ab.BASE else str(next(v.path for v in versions if v.version == label))
+            folder.challenger = (ab.experiment(registry.folder, active, label), path)
+            log.info("A/B in %s: %s against %s", folder.root.name, active, label)
+        except (OSError, ValueError) as exc:  # a damaged registry must not stop serving
+            log.warning("A/B is off for %s: %s", folder.root.name, exc)
+            return str(exc)
+        return None
 
     def index_folder(self, folder: Folder, progress: Progress | None = None) -> SyncStats:
         """A full sync of one folder (blocking; run it in `index_pool`)."""
@@ -187,6 +222,9 @@ class Services:
         """Take new settings; return (model must reload, indexes must reopen)."""
         changed = {f.name for f in fields(Settings) if getattr(new, f.name) != getattr(self.settings, f.name)}
         self.settings = new
+        if "ab_challenger" in changed:
+            for folder in self.folders.values():
+                self.refresh_challenger(folder)
         return bool(changed & set(MODEL_SETTINGS)), bool(changed & set(INDEX_SETTINGS))
 
     # ----- status
@@ -199,7 +237,9 @@ class Services:
             "queue": {"index_pending": self.index_pool._work_queue.qsize(),
                       "indexing": [str(f.root) for f in self.folders.values() if f.indexing]},
             "feedback": self.events.summary(workspace),
-            "learning": {f.root.as_uri(): self.learning.state(f.root).as_dict() for f in self.folders.values()},
+            "learning": {f.root.as_uri(): {**self.learning.state(f.root).as_dict(),
+                                           "automatic": self.idle.scheduler.is_automatic(f.root),
+                                           "schedule": self.idle.describe(f.root)} for f in self.folders.values()},
             "plugins": self.plugins.describe(),
         }
 
@@ -210,6 +250,7 @@ class Services:
         folder.index.close()
 
     def close(self) -> None:
+        self.idle.close()
         self.learning.close()
         self.actions.shutdown()
         self.engine.shutdown()

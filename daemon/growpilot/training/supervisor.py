@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class LearningState:
     """What a user sees of one folder's learning: idle / training 45% / evaluating / the last outcome."""
-    state: str = "idle"  # idle | preparing | training | evaluating
+    state: str = "idle"  # idle | preparing | training | evaluating | stopping (cancelled, saving its checkpoint)
     percent: int | None = None
     message: str = ""
     last: dict | None = None  # the last cycle's outcome: {decision, version, reason, finished} or {error}
@@ -103,7 +103,7 @@ class Supervisor:
             state.state, state.percent, state.message, state.started = "preparing", 0, "starting", time.time()
 
             def progress(event: dict) -> None:
-                if progress_view(event, state):
+                if state.state != "stopping" and progress_view(event, state):
                     on_progress(root, state)
 
             settings = self._settings()
@@ -136,9 +136,12 @@ class Supervisor:
                            "finished": finished})
         on_done(root, result, error)
 
-    def cancel(self, root: Path) -> bool:
+    def cancel(self, root: Path, message: str = "stopping: the trainer saves a checkpoint") -> bool:
+        """SIGTERM to the cycle's subprocess; its state says `stopping` until the cycle has ended."""
         with self._lock:
             run = self._runs.get(root)
+            if run is not None:
+                run.state.state, run.state.percent, run.state.message = "stopping", None, message
         if run is None:
             return False
         run.cycle.cancel()

@@ -119,6 +119,7 @@ async function main(): Promise<number> {
       ["Retrain Now starts training, the status bar shows it, Cancel Training stops it with ONE message", retrainAndCancel],
       ["Roll Back Adapter with no adapter says so, as information", rollbackNothing],
       ["Show Adapters lists the base model as the active one", showAdapters],
+      ["Open Dashboard charts the suggestions, accepts and ratings of this session (Chart.js, no network)", openDashboard],
       ["a broken pythonPath gives ONE error with Open Log", (b) => brokenPython(b, vscode, settings)],
       ["restoring the setting restarts the daemon", (b) => recover(b, vscode, settings)],
       ["a daemon crash gives ONE error; its Restart Daemon button brings it back", (b) => crash(b, vscode)],
@@ -655,6 +656,56 @@ async function showAdapters(bench: Workbench): Promise<string> {
   if (!base.includes("active")) throw new Error(`the base model is not marked active: ${JSON.stringify(rows)}`);
   if (!rows.some((r) => r.includes("Retrain Now"))) throw new Error(`no Retrain Now action: ${JSON.stringify(rows)}`);
   return rows.join(" | ");
+}
+
+/**
+ * The history this session made (a ghost text accepted with Tab, a 👍 and a 👎) drawn in the dashboard's
+ * webview: the acceptance chart has a point for today and its canvas is painted; the ratings are counted.
+ */
+async function openDashboard(bench: Workbench): Promise<string> {
+  await bench.runCommand("Growpilot: Open Dashboard");
+  const seen = await bench.waitFor("the dashboard webview to draw its charts", 30_000, async () => {
+    for (const frame of bench.page.frames()) {
+      const found = await frame
+        .evaluate(() => {
+          if (document.body?.getAttribute("data-rendered") !== "true") return undefined;
+          const canvas = document.querySelector<HTMLCanvasElement>("#chart-acceptance");
+          const chart = canvas && (window as unknown as { Chart?: { getChart(c: unknown): { data: { labels: string[] } } } }).Chart?.getChart(canvas);
+          if (!canvas || !chart) return { error: "no acceptance chart", text: document.body.innerText.slice(0, 400) };
+          const pixels = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+          let painted = 0;
+          for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) painted++;
+          return {
+            labels: chart.data.labels,
+            points: Number(canvas.getAttribute("data-points")),
+            painted,
+            cards: document.querySelector<HTMLElement>("#cards")?.innerText ?? "",
+            ab: document.querySelector<HTMLElement>("#ab")?.innerText ?? "",
+            buttons: [...document.querySelectorAll("button")].map((b) => b.textContent),
+          };
+        })
+        .catch(() => undefined);
+      if (found) return found;
+    }
+    return undefined;
+  });
+  await bench.screenshot("dashboard");
+  if ("error" in seen) throw new Error(`${seen.error}: ${seen.text}`);
+  if (seen.points < 1 || seen.painted < 500) throw new Error(`the acceptance chart drew nothing: ${JSON.stringify(seen)}`);
+  const cards = seen.cards.split("\n");
+  const shown = Number(cards[cards.indexOf("Suggestions shown") + 1]);
+  const ratings = cards[cards.indexOf("👍 / 👎") + 1] ?? "";
+  // 👍 then 👎 of the same suggestion: its latest rating counts, so at least one of the two.
+  const [up, down] = ratings.split(" / ").map(Number);
+  if (!(shown >= 1) || !(up + down >= 1)) throw new Error(`the cards miss this session: ${JSON.stringify(cards)}`);
+  if (!seen.ab.includes("A/B off")) throw new Error(`no A/B off state: ${seen.ab}`);
+  if (!seen.buttons.includes("Refresh")) throw new Error(`no Refresh button: ${JSON.stringify(seen.buttons)}`);
+  await bench.page.keyboard.press("Escape");
+  const tab = bench.page.locator(".tabs-container .tab").filter({ hasText: "Growpilot: " });
+  await tab.hover();
+  await tab.locator(".tab-actions .action-label").click();
+  await tab.waitFor({ state: "detached", timeout: 10_000 });
+  return `${seen.labels.join(",")}: ${shown} shown, 👍/👎 ${ratings}, ${seen.painted} px`;
 }
 
 async function brokenPython(bench: Workbench, server: CodeServer, settings: Record<string, unknown>): Promise<string> {

@@ -104,10 +104,14 @@ class _Layout:
     path: str  # workspace root / relative path
     line: int
     above: str  # the text before the cursor line
-    below: str  # the text after the cursor line
     line_prefix: str  # the cursor line up to the cursor, as the prompt has it (healed)
     suffix: str  # the text after the cursor then
     prompt: BuiltPrompt
+
+    @property
+    def below(self) -> str:
+        """The text after the cursor line."""
+        return self.suffix[len(self.suffix.split("\n", 1)[0]):]
 
     def follows(self, settings: Settings, path: str, ctx: CursorContext) -> bool:
         """Whether `ctx` is the same line, edited only on that line (typing along it), same settings."""
@@ -254,17 +258,15 @@ class CompletionEngine:
         if line == layout.line_prefix and ctx.suffix == layout.suffix:
             return layout.prompt  # typed within the healed token: the same prompt, its whole suffix cached
         prompt = retype_prompt(backend.template, backend.count_tokens, layout.prompt, layout.line_prefix, line,
-                               ctx.suffix, TYPING_SUFFIX_TOKENS, ctx.path,
-                               os.path.basename(ws.root) if ws else "workspace", line_comment(ctx.language),
+                               ctx.suffix, TYPING_SUFFIX_TOKENS, ctx.path, _repo_name(ws), line_comment(ctx.language),
                                repo_format=settings.context_format == "repo")
         if prompt is not None:
             self._layout = dataclasses.replace(layout, line_prefix=line, suffix=ctx.suffix, prompt=prompt)
         return prompt
 
     def _remember(self, ws: Workspace | None, ctx: CursorContext, prompt: BuiltPrompt) -> None:
-        line_rest = ctx.line_suffix
         self._layout = _Layout(self.settings, _where(ws, ctx), ctx.line, ctx.prefix[:len(ctx.prefix) - len(ctx.line_prefix)],
-                               ctx.suffix[len(line_rest):], ctx.line_prefix, ctx.suffix, prompt)
+                               ctx.line_prefix, ctx.suffix, prompt)
 
     def _examples(self, ws: Workspace | None, ctx: CursorContext) -> list:
         """The few-shot examples for this cursor (learning/memory.py); none when memory is off or fails."""
@@ -281,7 +283,7 @@ class CompletionEngine:
               repo_format: bool | None = None, extra: list[Snippet] = (), examples: list = ()) -> BuiltPrompt:
         s = self.settings
         return build_prompt(backend.template, backend.count_tokens, ctx.prefix, ctx.suffix, snippets, ctx.path,
-                            os.path.basename(ws.root) if ws else "workspace",
+                            _repo_name(ws),
                             Budget(s.prompt_tokens, s.context_share, s.suffix_share, PLUGIN_SHARE, MEMORY_SHARE),
                             line_comment(ctx.language),
                             repo_format=s.context_format == "repo" if repo_format is None else repo_format,
@@ -408,6 +410,10 @@ class CompletionEngine:
 def _plugin_request(req: CompletionRequest, ws: Workspace | None, ctx: CursorContext) -> PluginRequest:
     return PluginRequest(ctx.path.replace(os.sep, "/"), req.path, ws.root if ws else None, ctx.language, ctx.prefix,
                          ctx.suffix, req.kind, ctx.mode)
+
+
+def _repo_name(ws: Workspace | None) -> str:
+    return os.path.basename(ws.root) if ws else "workspace"
 
 
 def _where(ws: Workspace | None, ctx: CursorContext) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -27,6 +28,15 @@ def growpilot_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("GROWPILOT_HOME", str(home))
     return home
+
+
+TRAIN_HYPER = json.dumps({"lr": 2e-3})  # the tiny model needs a larger step than the default model's 3e-4
+
+
+@pytest.fixture
+def small_training(monkeypatch):
+    """The trainer's hyperparameters for the tiny model, here and in the daemons a test starts."""
+    monkeypatch.setenv("GROWPILOT_TRAIN_HYPER", TRAIN_HYPER)
 
 
 @pytest.fixture(scope="session")

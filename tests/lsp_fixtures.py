@@ -79,6 +79,16 @@ def init_params(root, options: dict) -> types.InitializeParams:
     )
 
 
+async def start_session(client, root, options: dict, *notifications: str) -> None:
+    """Initialize with `options` and wait until the folder is indexed and the model loaded; `client.rec`
+    records those two notifications and `notifications`."""
+    client.root = root
+    client.rec = Recorder(client, *dict.fromkeys(("growpilot/indexReady", "growpilot/modelReady", *notifications)))
+    await client.initialize_session(init_params(root, options))
+    await client.rec.wait("growpilot/indexReady")
+    await client.rec.wait("growpilot/modelReady")
+
+
 def open_doc(client, root, rel: str, text: str | None = None, version: int = 1) -> str:
     uri = (root / rel).as_uri()
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(

@@ -47,6 +47,9 @@ class Settings:
     # while typing along a line: keep the last prompt's context and far prefix, shorten its suffix (the KV
     # cache then holds all but the prompt's end); off = a fresh prompt at every keystroke
     typing_reuse: bool = _opt(True)
+    # when the cursor rests (growpilot/warmUp), the prompt a request there would get is prefilled in the
+    # background, so the first keystroke there re-reads only its line (cancelled by any real request)
+    warm_up: bool = _opt(True)
     memory_examples: int = _opt(2, lo=0, hi=8)  # few-shot examples from the workspace's rated suggestions; 0 = off
     # explicit coding preferences over the learned ones (learning/preferences.py checks the keys and values)
     preferences: dict = _opt({})

@@ -30,6 +30,8 @@ import { DaemonStatus, type ModelReady } from "./status";
 
 /** The notification that ends a training cycle; the extension tells the daemon it shows these itself. */
 const TRAINING_DONE = "growpilot/trainingDone";
+/** The cursor rests here: the daemon prefills the prompt a request there would get (PROTOCOL.md). */
+const WARM_UP = "growpilot/warmUp";
 
 /** The extension-only command every inline item's `growpilot.accept` is rewrapped into. */
 export const INLINE_ACCEPTED = "growpilot.inlineAccepted";
@@ -127,6 +129,33 @@ export class Daemon implements vscode.Disposable {
   setCompletionsEnabled(enabled: boolean): void {
     this.status.completionsEnabled = enabled;
     this.fire();
+  }
+
+  /**
+   * The cursor has rested in `editor`: where a keystroke would ask for a suggestion, let the daemon
+   * prefill that position's prompt (`growpilot/warmUp`), so the suggestion comes sooner.
+   */
+  cursorRested(editor: vscode.TextEditor): void {
+    const run = this.run;
+    const document = editor.document;
+    if (!this.running || !run || editor.selections.length !== 1 || !editor.selection.isEmpty) return;
+    if (!["file", "untitled"].includes(document.uri.scheme) || this.isSecret(run, document)) return;
+    const config = vscode.workspace.getConfiguration("growpilot", document);
+    const skip = whyNoSuggestion({
+      completionsEnabled: this.status.completionsEnabled && config.get<boolean>("warmUp", true),
+      triggerMode: config.get<string>("triggerMode"),
+      invoked: false, // manual trigger mode: no model work the user did not ask for
+      languageId: document.languageId,
+      enable: config.get<Record<string, unknown>>("enable"),
+    });
+    if (skip) return;
+    const position = run.client.code2ProtocolConverter.asPosition(editor.selection.active);
+    void run.client.sendNotification(WARM_UP, { textDocument: { uri: document.uri.toString() }, position });
+  }
+
+  /** A file that holds secrets, by the daemon's advertised rules: never sent to it. */
+  private isSecret(run: Run, document: vscode.TextDocument): boolean {
+    return isSecretFile(document.uri.path, run.client.initializeResult?.capabilities.experimental?.growpilot as SecretFileRules | undefined);
   }
 
   /** Sends the current settings (after a change that needs no restart). */
@@ -248,8 +277,7 @@ export class Daemon implements vscode.Disposable {
   private clientOptions(run: Run): LanguageClientOptions {
     // A file that holds secrets (by the daemon's advertised rules) is never sent: not opened, not
     // changed, no request. The daemon refuses them too; this keeps their text out of the pipe.
-    const secret = (document: vscode.TextDocument): boolean =>
-      isSecretFile(document.uri.path, run.client.initializeResult?.capabilities.experimental?.growpilot as SecretFileRules | undefined);
+    const secret = (document: vscode.TextDocument): boolean => this.isSecret(run, document);
     const middleware: Middleware = {
       ...this.extraMiddleware,
       didOpen: (document, next) => (secret(document) ? Promise.resolve() : next(document)),

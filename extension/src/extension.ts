@@ -10,6 +10,8 @@ import { watchTraining } from "./training";
 
 /** Settings changes arrive in bursts (settings.json saves, sync): restart once they settle. */
 const RESTART_DEBOUNCE_MS = 750;
+/** The cursor at rest this long: the daemon prefills that position's prompt (`growpilot.warmUp`). */
+const WARM_UP_AFTER_MS = 300;
 
 let daemon: Daemon | undefined; // kept for deactivate(), whose promise VS Code awaits
 
@@ -23,6 +25,11 @@ export function activate(context: vscode.ExtensionContext): void {
   current.setCompletionsEnabled(completionsEnabled());
 
   let restartTimer: NodeJS.Timeout | undefined;
+  let warmUpTimer: NodeJS.Timeout | undefined;
+  const cursorMoved = (editor: vscode.TextEditor | undefined): void => {
+    clearTimeout(warmUpTimer);
+    if (editor) warmUpTimer = setTimeout(() => current.cursorRested(editor), WARM_UP_AFTER_MS);
+  };
   context.subscriptions.push(
     log,
     createStatusBar(current),
@@ -49,7 +56,14 @@ export function activate(context: vscode.ExtensionContext): void {
       clearTimeout(restartTimer);
       void current.restart();
     }),
-    { dispose: () => clearTimeout(restartTimer) },
+    vscode.window.onDidChangeTextEditorSelection((event) => cursorMoved(event.textEditor)),
+    vscode.window.onDidChangeActiveTextEditor(cursorMoved),
+    {
+      dispose: () => {
+        clearTimeout(restartTimer);
+        clearTimeout(warmUpTimer);
+      },
+    },
   );
   void current.start();
 }

@@ -25,6 +25,7 @@ export const DAEMON_SETTINGS = [
   "contextGate",
   "tokenHealing",
   "typingReuse",
+  "warmUp",
   "maxFileBytes",
   "maxLineChars",
   "watchDebounceMs",

@@ -4,6 +4,7 @@ recording its adapter, `growpilot.abStatus` counting them."""
 
 import math
 import os
+import re
 import sys
 
 import pytest
@@ -12,7 +13,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from growpilot.learning import ab
-from lsp_fixtures import Recorder, command, init_params, open_doc
+from lsp_fixtures import command, open_doc, start_session
 from test_training_cycle import make_workspace, options
 
 # ----- pure
@@ -111,11 +112,7 @@ async def client(lsp_client: LanguageClient, workspace, tiny_model, growpilot_ho
     registry.add(_random_adapter(tiny_model, tmp_path / "lora"),
                  {"status": "rejected", "decision": "rejected", "reason": "test",
                   "base_model": {"name": "tiny", "hash": base_identity(tiny_model)}})
-    lsp_client.root = workspace
-    lsp_client.rec = Recorder(lsp_client, "growpilot/indexReady", "growpilot/modelReady")
-    await lsp_client.initialize_session(init_params(workspace, options(tiny_model, debounceMs=0, maxTokens=6)))
-    await lsp_client.rec.wait("growpilot/indexReady")
-    await lsp_client.rec.wait("growpilot/modelReady")
+    await start_session(lsp_client, workspace, options(tiny_model, debounceMs=0, maxTokens=6))
     yield
     await lsp_client.shutdown_session()
 
@@ -151,20 +148,11 @@ def test_cli_judges_the_recorded_experiment(workspace, growpilot_home):
     import subprocess
     import time
 
-    from growpilot.learning.events import EventStore, GenerationRecord
     from growpilot.training.registry import Registry
 
     root = os.path.realpath(workspace)
     ab.experiment(Registry.for_workspace(root).folder, "base", "v1", now=time.time() - 60)
-    store = EventStore()
-    for adapter, shown, accepted in ((None, 120, 20), ("v1", 110, 70)):
-        for i in range(shown):
-            gid = store.record_generation(GenerationRecord(root, "a.py", i, 0, "inline", "line", "p", "x" * 10, "m",
-                                                           adapter, 50.0, "model"))
-            if i < accepted:
-                store.accept(gid)
-                store.record_signal(gid, "retained_120s", "0.5")
-    store.close()
+    _seed(root, ((None, 120, 20), ("v1", 110, 70)))
     out = subprocess.run([sys.executable, "-m", "growpilot", "ab", "status", "--workspace", str(workspace), "--json"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -173,3 +161,76 @@ def test_cli_judges_the_recorded_experiment(workspace, growpilot_home):
     assert (a["adapter"], a["shown"], a["accepted"], a["retained_per_shown"]) == ("base", 120, 20, round(100 / 120, 6))
     assert (c["adapter"], c["shown"], c["accepted"], c["retained_per_shown"]) == ("v1", 110, 70, round(350 / 110, 6))
     assert s["winner"] == {"arm": "challenger", "adapter": "v1"} and s["offer_promote"]
+
+
+def _seed(root, counts):
+    """Suggestions of 10 characters per adapter (None: the base model): (adapter, shown, accepted and kept half)."""
+    from growpilot.learning.events import EventStore, GenerationRecord
+
+    store = EventStore()
+    for adapter, shown, accepted in counts:
+        for i in range(shown):
+            gid = store.record_generation(GenerationRecord(root, "a.py", i, 0, "inline", "line", "p", "x" * 10, "m",
+                                                           adapter, 50.0, "model"))
+            if i < accepted:
+                store.accept(gid)
+                store.record_signal(gid, "retained_120s", "0.5")
+    store.close()
+
+
+async def _offers_after_a_won_ab(client: LanguageClient, root: str, answer: str, until) -> list:
+    """v1 has won a running A/B (seeded counts); one suggestion is served, so that its implicit signals fall
+    due (an ignored one is rejected after 10 s) and with them the A/B is judged. Returns the offers the
+    client got, each answered with the action titled `answer`, once `until()` holds (60 s at most)."""
+    import asyncio
+    import time
+
+    from growpilot.training.registry import Registry
+
+    ab.experiment(Registry.for_workspace(root).folder, "base", "v1", now=time.time() - 60)
+    _seed(root, ((None, 120, 20), ("v1", 110, 70)))
+    offers = []
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def _answer(ls, params):
+        offers.append(params)
+        return next(a for a in params.actions if a.title == answer)
+
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams({"growpilot": {"abChallenger": "latest"}}))
+    line = "value = compute("
+    uri = open_doc(client, client.root, "services/widget_service.py", line + "\n")
+    await client.text_document_inline_completion_async(types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        text_document=types.TextDocumentIdentifier(uri), position=types.Position(0, len(line))))
+    deadline = time.monotonic() + 60
+    while not until(offers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(0.5)  # what an answer does, it has done by now
+    return offers
+
+
+async def test_a_winning_challenger_is_offered_and_promoted_when_the_user_says_so(client: LanguageClient, workspace):
+    from growpilot.training.registry import Registry
+
+    root = os.path.realpath(workspace)
+    assert Registry.for_workspace(root).active() is None
+    offers = await _offers_after_a_won_ab(client, root, "Promote v1", lambda _: Registry.for_workspace(root).active())
+    assert len(offers) == 1, offers
+    message = offers[0].message
+    counts = re.search(r"(\d+) \+ (\d+) suggestions\)\. Promote it\?$", message)
+    assert "v1 beat base on the characters you kept" in message and counts, message
+    assert int(counts[1]) in (110, 111) and int(counts[2]) in (120, 121)  # the seeded ones, and the one just served
+    assert [a.title for a in offers[0].actions] == ["Promote v1", "Not now"]
+    assert Registry.for_workspace(root).active().version == "v1"
+    status = await command(client, "growpilot.abStatus")
+    assert not status["on"]  # v1 now serves, and no other version is left to challenge it
+
+
+async def test_not_now_leaves_the_active_adapter(client: LanguageClient, workspace):
+    from growpilot.training.registry import Registry
+
+    root = os.path.realpath(workspace)
+    offers = await _offers_after_a_won_ab(client, root, "Not now", bool)
+    assert len(offers) == 1 and Registry.for_workspace(root).active() is None
+    status = await command(client, "growpilot.abStatus")
+    assert status["on"] and status["winner"] == {"arm": "challenger", "adapter": "v1"}

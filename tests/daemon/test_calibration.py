@@ -39,6 +39,7 @@ def test_a_workspace_is_calibrated_once_per_model_and_the_answer_gates_its_snipp
     _workspace(workspace)
     settings, _ = settings_from({"modelPath": str(tiny_model)})
     services = Services(settings)
+    services.pause_s = 0.0  # no user here to wait for (test_calibration_waits_for_a_pause)
     try:
         services.model.load(settings)
         folder = services.add_folder(workspace)
@@ -68,5 +69,41 @@ def test_a_workspace_is_calibrated_once_per_model_and_the_answer_gates_its_snipp
         for gate, expected in (("always", True), ("never", False)):
             services.apply_settings(settings_from({"modelPath": str(tiny_model), "contextGate": gate})[0])
             assert services.workspace_for(str(workspace)).context_enabled is expected
+    finally:
+        services.close()
+
+
+def test_calibration_waits_for_a_pause_in_the_users_work(workspace, tiny_model):
+    """Its prompts go to the model only after `pause_s` without edits or requests: while the user types,
+    it neither delays their completions nor evicts the prompt cached for the next keystroke."""
+    import threading
+    import time
+
+    from growpilot.server.services import Services
+
+    _workspace(workspace)
+    settings, _ = settings_from({"modelPath": str(tiny_model)})
+    services = Services(settings)
+    services.pause_s = 1.0
+    scored = []
+    services.engine.model.load(settings)
+    backend = services.model.backend
+    real_score = backend.score
+    backend.score = lambda *a, **k: scored.append(time.monotonic()) or real_score(*a, **k)  # counts, then scores
+    try:
+        folder = services.add_folder(workspace)
+        services.index_folder(folder)
+        result = []
+        worker = threading.Thread(target=lambda: result.append(services.calibrate_context(folder)))
+        typing_until = time.monotonic() + 3.0
+        worker.start()
+        while time.monotonic() < typing_until:  # the user types: an edit every 0.2 s
+            last_edit = time.monotonic()
+            services.idle.activity()
+            time.sleep(0.2)
+        assert not scored and worker.is_alive()
+        worker.join(120)
+        assert result and result[0].tasks >= MIN_TASKS
+        assert len(scored) == 2 * result[0].tasks and scored[0] >= last_edit + services.pause_s - 0.05
     finally:
         services.close()

@@ -123,3 +123,41 @@ async def test_typing_reuse_off_builds_every_prompt_afresh(services, workspace):
     timings = await _typing_timings(services.engine, workspace, ["f", "fr"])
     assert not any(t.get("typing_reuse") for t in timings)
     assert timings[1]["prompt_tokens"] >= timings[0]["prompt_tokens"]  # the whole suffix each time
+
+
+def _with(services, **changes):
+    services.settings = Settings(**{**services.settings.__dict__, **changes})
+
+
+async def test_a_warm_up_prefills_what_the_first_keystroke_there_reads(services, workspace):
+    """Where the cursor rests, a warm-up builds and prefills the prompt a request there would get: the first
+    keystroke there keeps that layout, finds all but the prompt's end cached, and gets the very prompt and
+    answer it gets after a request made at rest (warm-ups off)."""
+    engine = services.engine
+    rest, typed = _typed(workspace, ""), _typed(workspace, "frobnicate_widget_cache(widget, ")
+    assert await engine.warm(rest) == "warmed"
+    assert await engine.warm(rest) == "cached"  # this line's prompt is there already
+    warmed = await engine.complete(typed)
+    timings = dict(engine.last_timings)
+    assert warmed.source == "model" and timings.get("typing_reuse")
+    assert timings["reused_tokens"] >= timings["prompt_tokens"] - 60
+
+    _with(services, warm_up=False)
+    assert await engine.warm(rest) == "off"
+    await engine.complete(_req(workspace, line=4, col=4))  # elsewhere first: that layout is gone
+    await engine.complete(rest)  # a request at rest (Alt+\) lays the line out as the warm-up did
+    engine.forget_last()
+    asked = await engine.complete(typed)
+    assert asked.source == "model" and engine.last_timings.get("typing_reuse")
+    assert asked.text == warmed.text
+    prompt = services.events.generation(warmed.generation_id)["prompt"]
+    assert prompt and services.events.generation(asked.generation_id)["prompt"] == prompt
+
+
+async def test_a_warm_up_starts_nothing_while_a_request_is_answered(services, workspace):
+    _with(services, debounce_ms=300)
+    pending = asyncio.ensure_future(services.engine.complete(_req(workspace)))
+    await asyncio.sleep(0.05)  # in its debounce
+    assert await services.engine.warm(_typed(workspace, "")) == "busy"
+    assert (await pending).source == "model"  # not superseded: a warm-up is not a keystroke
+    assert await services.engine.warm(CompletionRequest(str(workspace / ".env"), "A=1\n", 0, 2)) == "off"

@@ -3,7 +3,6 @@ progress → trainingDone → adapterChanged → completions served with the ada
 get clear errors and change nothing; a killed trainer leaves the daemon serving."""
 
 import asyncio
-import json
 import os
 import signal
 import sqlite3
@@ -15,28 +14,20 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_fixtures import Recorder, command, init_params, open_doc
-from test_training_cycle import HYPER, NOUNS, make_workspace, options
+from lsp_fixtures import command, open_doc, start_session
+from test_training_cycle import NOUNS, make_workspace, options
 
 # The server inherits the environment at its start, after the fixtures below (GROWPILOT_HOME per test).
 SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "growpilot", "serve"])
+pytestmark = pytest.mark.usefixtures("small_training")
 NOTIFICATIONS = ("growpilot/indexReady", "growpilot/modelReady", "growpilot/trainingDone", "growpilot/adapterChanged")
-
-
-@pytest.fixture(autouse=True)
-def small_training(monkeypatch):
-    monkeypatch.setenv("GROWPILOT_TRAIN_HYPER", HYPER)
 
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, workspace, tiny_model):
     make_workspace(workspace)
-    lsp_client.root = workspace
-    lsp_client.rec = Recorder(lsp_client, *NOTIFICATIONS)
-    await lsp_client.initialize_session(init_params(workspace, options(tiny_model, trainMaxSteps=10, debounceMs=0,
-                                                                       maxTokens=8)))
-    await lsp_client.rec.wait("growpilot/indexReady")
-    await lsp_client.rec.wait("growpilot/modelReady")
+    await start_session(lsp_client, workspace, options(tiny_model, trainMaxSteps=10, debounceMs=0, maxTokens=8),
+                        *NOTIFICATIONS)
     yield
     await lsp_client.shutdown_session()
 

@@ -214,3 +214,32 @@ async def test_multi_root_keeps_one_index_per_folder(multi: LanguageClient):
     model_progress = [r for reports in multi.progress_reports.values() for r in reports
                       if r.kind == "begin" and "model" in r.title]
     assert model_progress  # the model loads with $/progress too
+
+
+async def test_warm_up_where_the_cursor_rests_and_bad_params_change_nothing(client: LanguageClient, root, growpilot_home):
+    text = LSP_FILES["app.py"]
+    uri = open_doc(client, root, "app.py", text)
+    client.protocol.notify("growpilot/warmUp", {"textDocument": {"uri": uri}})  # no position: logged, ignored
+    at = end_of(text)
+    client.protocol.notify("growpilot/warmUp", {"textDocument": {"uri": uri},
+                                                "position": {"line": at.line, "character": at.character}})
+    await asyncio.sleep(1.0)  # the tiny model prefills in milliseconds
+    line = len(text.rstrip("\n").split("\n")) - 1
+    typed = "frob"
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(end_of(text), end_of(text)), text=typed)]))
+    result = await client.text_document_inline_completion_async(types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+        text_document=types.TextDocumentIdentifier(uri),
+        position=types.Position(line, end_of(text).character + len(typed))))
+    generation = result.items[0].command.arguments[0]["generationId"]
+    db = sqlite3.connect(growpilot_home / "events.sqlite")
+    deadline = time.monotonic() + 10
+    while (row := db.execute("SELECT timings FROM generations WHERE id=?", (generation,)).fetchone()) is None:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    timings = json.loads(row[0])
+    # the first keystroke at the rested cursor kept the warmed prompt's layout and found it cached
+    assert timings.get("typing_reuse") and timings["reused_tokens"] >= timings["prompt_tokens"] - 60

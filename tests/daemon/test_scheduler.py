@@ -16,8 +16,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from growpilot.training.scheduler import (Device, Scheduler, device_check, gpu_free_mb, new_code_samples,
                                           new_feedback_samples, on_battery)
-from lsp_fixtures import Recorder, command, init_params, open_doc
-from test_training_cycle import HYPER, NOUNS, make_workspace, options
+from lsp_fixtures import command, open_doc, start_session
+from test_training_cycle import NOUNS, make_workspace, options
 
 CPU = Device(True, "cpu", "the CPU")
 H = 3600.0
@@ -166,26 +166,18 @@ def test_the_schedule_survives_a_restart(tmp_path):
 
 # ----- over LSP: the real server and trainer, the tiny model
 SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "growpilot", "serve"])
+pytestmark = pytest.mark.usefixtures("small_training")
 IDLE_S = 8.0  # longer than a trainer takes to checkpoint and exit on this loaded 2-core machine
-
-
-@pytest.fixture(autouse=True)
-def small_training(monkeypatch):
-    monkeypatch.setenv("GROWPILOT_TRAIN_HYPER", HYPER)
 
 
 @pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient, workspace, tiny_model):
     make_workspace(workspace)
-    lsp_client.root = workspace
-    lsp_client.rec = Recorder(lsp_client, "growpilot/indexReady", "growpilot/modelReady", "growpilot/trainingDone",
-                              "growpilot/trainingSchedule")
     # Steps the tiny model cannot finish in the seconds the test watches (trainMaxMinutes ends it).
-    await lsp_client.initialize_session(init_params(workspace, options(
+    await start_session(lsp_client, workspace, options(
         tiny_model, trainMaxSteps=100_000, trainMaxMinutes=0.5, debounceMs=0, maxTokens=8, idleMinutes=IDLE_S / 60,
-        trainMinNewSamples=20, trainMinIntervalHours=1, trainOnCpu="always")))
-    await lsp_client.rec.wait("growpilot/indexReady")
-    await lsp_client.rec.wait("growpilot/modelReady")
+        trainMinNewSamples=20, trainMinIntervalHours=1, trainOnCpu="always"), "growpilot/trainingDone",
+        "growpilot/trainingSchedule")
     yield
     await lsp_client.shutdown_session()
 

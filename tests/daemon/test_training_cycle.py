@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import TRAIN_HYPER, run_cli
 from growpilot.config import Settings
 from growpilot.training.corpus import read_json, read_jsonl, training_dir
 from growpilot.training.cycle import TrainingCycle
@@ -59,7 +59,6 @@ def remove_{noun}(key):
 def all_{noun}s():
     return sorted(REGISTRY.values(), key=lambda item: item.name)
 '''
-HYPER = json.dumps({"lr": 2e-3})  # the tiny model needs a larger step than the default model's 3e-4
 
 
 def make_workspace(root: Path, nouns=NOUNS) -> Path:
@@ -101,7 +100,7 @@ def settings(tiny_model, **extra) -> Settings:
 
 
 def train_cli(workspace: Path, tiny_model, *args: str, **extra):
-    env = {"GROWPILOT_SETTINGS": json.dumps(options(tiny_model, **extra)), "GROWPILOT_TRAIN_HYPER": HYPER}
+    env = {"GROWPILOT_SETTINGS": json.dumps(options(tiny_model, **extra)), "GROWPILOT_TRAIN_HYPER": TRAIN_HYPER}
     return run_cli("train", "--workspace", str(workspace), *args, env=env)
 
 
@@ -168,8 +167,7 @@ class Watch:
         return [e for e in self.events if e.get("event") == kind]
 
 
-def test_sigterm_checkpoints_the_next_cycle_resumes_and_a_second_cycle_is_refused(workspace, tiny_model, monkeypatch):
-    monkeypatch.setenv("GROWPILOT_TRAIN_HYPER", HYPER)
+def test_sigterm_checkpoints_the_next_cycle_resumes_and_a_second_cycle_is_refused(workspace, tiny_model, small_training):
     make_workspace(workspace)
     s = settings(tiny_model, trainMaxSteps=60)
     watch = Watch(lambda e: e.get("event") == "step" and e["step"] >= 3)
@@ -207,8 +205,7 @@ def test_sigterm_checkpoints_the_next_cycle_resumes_and_a_second_cycle_is_refuse
     assert result.run_dir == run_dir and result.steps == saved + 2 and result.version == "v1"
 
 
-def test_a_killed_trainer_ends_the_cycle_and_leaves_the_registry_unchanged(workspace, tiny_model, monkeypatch, tmp_path):
-    monkeypatch.setenv("GROWPILOT_TRAIN_HYPER", HYPER)
+def test_a_killed_trainer_ends_the_cycle_and_leaves_the_registry_unchanged(workspace, tiny_model, monkeypatch, tmp_path, small_training):
     make_workspace(workspace)
     registry = Registry.for_workspace(workspace)
     fake = tmp_path / "fake-adapter"

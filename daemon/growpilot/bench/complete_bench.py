@@ -6,9 +6,13 @@ It drives the real language server over stdio (`lsp_client`): didOpen/didChange,
 decode, tokens, source) is read afterwards from the daemon's events.sqlite, by the generation id the
 reply carries; the daemon's GROWPILOT_HOME is a throwaway folder sharing the model cache.
 
-- fully cold: the first request after start, at a new position;
-- settled: the first request after the cursor settles somewhere new (an edit there, ≥ 1 s idle),
-  p50/p95, its split and the server overhead (all but the model's forward passes and the debounce);
+- the folder's context calibration is waited for first (it runs once per workspace and model, in the
+  user's pauses), so that what follows is the steady state;
+- fully cold: the first keystroke after start, at a new position, with nothing warmed;
+- settled: the first keystroke after the cursor settles somewhere new (the line's rest deleted there,
+  the cursor at rest 1.5 s, `growpilot/warmUp` sent after 0.3 s as the extension does), with `warmUp`
+  on and off (alternating by position, so both share the machine's load): p50/p95, the split and the
+  server overhead (all but the model's forward passes and the debounce) of the requests with it on;
 - typing along a line: an edit and a request per 1–3 typed characters (typed-ahead hits left out);
 - cache hit (the same request again) and typed-ahead reuse (the suggestion's first character typed);
 - cancel → reply (`$/cancelRequest` sent → the error reply received), and cancel → the next request's
@@ -42,6 +46,8 @@ from growpilot.paths import model_cache_dir
 
 _ASSIGN = re.compile(r"^(\s*[A-Za-z_][\w.]*\s*=\s*)(\S.{6,})$")
 SETTLE_S = 1.5  # idle after moving: ≥ 1 s, and the daemon has indexed the unsaved text (1 s of quiet) by then
+WARM_UP_AFTER_S = 0.3  # the extension's WARM_UP_AFTER_MS
+CALIBRATION_TIMEOUT_S = 1800
 CANCEL_ROUNDS = 8
 CANCEL_AFTER_S = 0.4  # past the debounce and the prompt: inside prefill/decode
 TYPING_SAMPLES = 10  # model-served requests wanted while typing (typed-ahead hits do not count) …
@@ -100,13 +106,20 @@ class _Session:
 
     def settle_at(self, position, idle_s: float = SETTLE_S) -> tuple[Document, float, dict]:
         """Move to a new position (an edit there: the rest of the line is gone, as if about to type it),
-        stay idle, then ask."""
-        path, line, col, _ = position
+        rest there as an editor does (its warm-up notification), then type the rest's first character and
+        ask. The cursor is then one character further."""
+        path, line, col, rest = position
         doc = self.doc(path)
         doc.edit(line, col, len(doc.lines[line]), "")
-        time.sleep(idle_s)
-        ms, reply = self.ask(doc, line, col)
+        time.sleep(WARM_UP_AFTER_S)
+        doc.rest(line, col)
+        time.sleep(idle_s - WARM_UP_AFTER_S)
+        doc.edit(line, col, col, rest[0])
+        ms, reply = self.ask(doc, line, col + 1)
         return doc, ms, reply
+
+    def configure(self, **growpilot) -> None:
+        self.client.notify("workspace/didChangeConfiguration", {"settings": {"growpilot": growpilot}})
 
     def close(self) -> None:
         if self._db is not None:
@@ -130,11 +143,25 @@ def bench_complete(args, settings: Settings) -> dict:
         ready = client.wait_notification("growpilot/modelReady", timeout=600)
         if ready.get("error"):
             return {"error": f"the model did not load: {ready['error']}"}
-        return _run(session, positions, n, settings)
+        calibration = _calibrated(client, settings)
+        return {**_run(session, positions, n, settings), "calibration": calibration}
     finally:
         session.close()
         client.close()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _calibrated(client: LspClient, settings: Settings) -> dict | None:
+    """Wait, idle, for the folder's context calibration (contextGate auto); its answer and how long."""
+    if settings.context_gate != "auto":
+        return None
+    started = time.monotonic()
+    while time.monotonic() - started < CALIBRATION_TIMEOUT_S:
+        context = client.command("growpilot.status")["folders"][0].get("context")
+        if context is not None:
+            return {**context, "waited_s": round(time.monotonic() - started, 1)}
+        time.sleep(5)
+    return {"error": f"not calibrated after {CALIBRATION_TIMEOUT_S} s"}
 
 
 def _run(session: _Session, positions: list, n: int, settings: Settings) -> dict:
@@ -145,16 +172,21 @@ def _run(session: _Session, positions: list, n: int, settings: Settings) -> dict
     rss_loaded, _ = rss_mb(client.proc.pid)
     model = client.command("growpilot.status")["model"]
 
+    session.configure(warmUp=False)  # fully cold: nothing warmed
     cold_doc, cold_ms, cold = session.settle_at(pick(0))
     _restore(cold_doc, pick(0))
     settled, rows, cache, typeahead = [], [], [], []
+    unwarmed, unwarmed_rows = [], []
     for i in range(1, n + 1):
         _, line, col, _ = pick(i)
+        warm = i % 2 == 1
+        session.configure(warmUp=warm)
         doc, ms, reply = session.settle_at(pick(i))
+        col += 1  # the first character typed
         row = session.record(reply)
         if row is not None and row["source"] == "model":
-            settled.append(ms)
-            rows.append(row)
+            (settled if warm else unwarmed).append(ms)
+            (rows if warm else unwarmed_rows).append(row)
         if row is not None:
             ms, again = session.ask(doc, line, col)  # the same request again
             if (session.record(again) or {}).get("source") == "cache":
@@ -166,26 +198,32 @@ def _run(session: _Session, positions: list, n: int, settings: Settings) -> dict
                 if (session.record(ahead) or {}).get("source") == "typeahead":
                     typeahead.append(ms)
         _restore(doc, pick(i))
+    session.configure(warmUp=settings.warm_up)
     typing = _typing(session, [pick(n + 1 + k) for k in range(TYPING_LINES)], min(TYPING_SAMPLES, n))
     rounds = [(pick(k), pick(n + 1 + TYPING_LINES + k)) for k in range(min(CANCEL_ROUNDS, n))]
     cancel_reply, cancel_free = _cancels(session, rounds, settings)
     _, peak = rss_mb(client.proc.pid)
 
-    def figure(key: str, digits: int = 1, per_token: bool = False) -> dict:
-        values = [r.get(key, 0) / (max(r.get("new_tokens", 1), 1) if per_token else 1) for r in rows]
+    # The server's own time is over every settled request (a warmed one skips retrieval: its prompt is laid out).
+    both = rows + unwarmed_rows
+
+    def figure(key: str, digits: int = 1, per_token: bool = False, of: list = rows) -> dict:
+        values = [r.get(key, 0) / (max(r.get("new_tokens", 1), 1) if per_token else 1) for r in of]
         return _summary(values, digits) if values else {}
 
-    overhead = [r["total_ms"] - r.get("model_ms", 0) - settings.debounce_ms for r in rows]
+    overhead = [r["total_ms"] - r.get("model_ms", 0) - settings.debounce_ms for r in both]
     return {
         "transport": "lsp-stdio", "model": model["name"], "device": model["device"], "dtype": model["dtype"],
         "debounce_ms": settings.debounce_ms, "requests": len(settled),
         "fully_cold_ms": round(cold_ms, 1), "fully_cold_source": (session.record(cold) or {}).get("source"),
         # settled: the first request after the cursor settles somewhere new, request sent → reply received
         "end_to_end_ms": _summary(settled, 1) if settled else {},
+        "settled_without_warm_up_ms": {**(_summary(unwarmed, 1) if unwarmed else {"n": 0}),
+                                       "kv_reuse_share_median": _share(unwarmed_rows)},
         "server_total_ms": figure("total_ms"),  # inside the engine, debounce included
         "transport_ms": _summary([e - r["total_ms"] for e, r in zip(settled, rows)], 2) if rows else {},
-        "server_overhead_ms": _summary(overhead, 2) if rows else {},
-        "server_overhead_split_ms": {k: figure(f"{k}_ms", 2) for k in SPLIT},
+        "server_overhead_ms": _summary(overhead, 2) if both else {},
+        "server_overhead_split_ms": {k: figure(f"{k}_ms", 2, of=both) for k in SPLIT},
         "model_ms": figure("model_ms"), "prefill_ms": figure("prefill_ms"),
         "decode_ms_per_token": figure("decode_ms", per_token=True), "new_tokens": figure("new_tokens", 0),
         "prompt_tokens": figure("prompt_tokens", 0), "kv_reuse_share": _share(rows),
@@ -222,9 +260,9 @@ def _typing(session: _Session, lines: list, want: int, seed: int = 0) -> dict:
             break
         typed_lines += 1
         for reuse in (True, False) if typed_lines % 2 else (False, True):
-            session.client.notify("workspace/didChangeConfiguration", {"settings": {"growpilot": {"typingReuse": reuse}}})
+            session.configure(typingReuse=reuse)
             _type_line(session, position, random.Random(seed + typed_lines), arms[reuse])
-    session.client.notify("workspace/didChangeConfiguration", {"settings": {"growpilot": {"typingReuse": True}}})
+    session.configure(typingReuse=True)
 
     def summary(arm: dict) -> dict:
         return {**(_summary(arm["ms"], 1) if arm["ms"] else {"n": 0}), "kv_reuse_share_median": _share(arm["rows"]),
@@ -235,8 +273,8 @@ def _typing(session: _Session, lines: list, want: int, seed: int = 0) -> dict:
 
 def _type_line(session: _Session, position, rng: random.Random, arm: dict) -> None:
     _, line, col, rest = position
-    doc, _, _ = session.settle_at(position)
-    typed = 0
+    doc, _, _ = session.settle_at(position)  # it types the first character
+    typed = 1
     while typed < min(len(rest), 24):
         step = rest[typed:typed + rng.randint(1, 3)]
         doc.edit(line, col + typed, col + typed, step)

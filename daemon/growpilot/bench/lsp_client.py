@@ -149,6 +149,11 @@ class Document:
             "contentChanges": [{"range": {"start": {"line": line, "character": start},
                                           "end": {"line": line, "character": end}}, "text": text}]})
 
+    def rest(self, line: int, character: int) -> None:
+        """The cursor rests here: what the VS Code extension then sends (growpilot/warmUp)."""
+        self.client.notify("growpilot/warmUp", {"textDocument": {"uri": self.uri},
+                                                "position": {"line": line, "character": character}})
+
     def inline(self, line: int, character: int) -> tuple[int, float]:
         """Ask for an inline completion (as VS Code does while typing); return the request id and time sent."""
         return self.client.send("textDocument/inlineCompletion", {

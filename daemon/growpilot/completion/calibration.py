@@ -59,14 +59,11 @@ def task_context(task: Task, text: str) -> CursorContext:
     return CursorContext(task.path, "python", prefix, "\n".join(lines[task.line + 1:]), task.line, "line")
 
 
-def score_pair(engine, ws, backend, ranked: list, ctx: CursorContext, gold: str, repo_format: bool = True) -> dict:
-    """NLL and exact match of `gold` after the prompt with the ranked snippets and without any."""
-    target = backend.encode(gold + "\n")  # as the file tokenizes it: `)` and `\n` are one token
-    out = {}
-    for label, snippets in (("with", engine.group(ranked)), ("without", [])):
-        prompt = engine.build(ws, ctx, backend, snippets, repo_format)
-        out[f"nll_{label}"], out[f"exact_{label}"] = backend.score(backend.encode(prompt.text), target)
-    return out
+def score(engine, ws, backend, snippets: list, ctx: CursorContext, gold: str) -> float:
+    """NLL of `gold` and its line break (as the file tokenizes it: `)` and `\n` are one token) after the
+    prompt the engine builds with `snippets`."""
+    prompt = engine.build(ws, ctx, backend, snippets)
+    return backend.score(backend.encode(prompt.text), backend.encode(gold + "\n"))[0]
 
 
 def calibration_tasks(index, files: dict[str, str], limit: int = CALIBRATION_TASKS) -> list[Task]:
@@ -75,7 +72,7 @@ def calibration_tasks(index, files: dict[str, str], limit: int = CALIBRATION_TAS
 
 def calibrate(engine, ws, index, backend, model: str, on_model: Callable = lambda fn, *a: fn(*a),
               read: Callable[[str], str] | None = None) -> Calibration:
-    """Score the workspace's calibration tasks (each on the model thread through `on_model`) and decide.
+    """Score the workspace's calibration tasks (each prompt on the model thread through `on_model`) and decide.
     The task's own file is left out of its context: the index holds its later lines, not yet written
     when the line is first typed."""
     root = Path(ws.root)
@@ -90,8 +87,9 @@ def calibrate(engine, ws, index, backend, model: str, on_model: Callable = lambd
         ranked = [(c, why) for c, why in engine.ranked_context(ws, ctx) if c.path != task.path]
         if not ranked:
             continue  # nothing would be shown: nothing to learn from this task
-        row = on_model(score_pair, engine, ws, backend, ranked, ctx, task.gold)
-        pairs.append((row["nll_with"], row["nll_without"]))
+        # One prompt per model call: a user who comes back waits for one at most.
+        pairs.append((on_model(score, engine, ws, backend, engine.group(ranked), ctx, task.gold),
+                      on_model(score, engine, ws, backend, [], ctx, task.gold)))
     return decide(pairs, model)
 
 

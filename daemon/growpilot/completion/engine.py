@@ -147,6 +147,7 @@ class CompletionEngine:
         self._cache: OrderedDict[bytes, str] = OrderedDict()
         self._last: _Shown | None = None
         self._layout: _Layout | None = None  # read and written on the prompt thread only
+        self._pending = 0  # requests being answered (complete)
         self.last_timings: dict = {}  # of the latest request that got as far as the model (benchmarks read it)
         self._prepare_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-prompt")
         self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-generate")
@@ -157,6 +158,22 @@ class CompletionEngine:
 
     # ----- the pipeline
     async def complete(self, req: CompletionRequest, debounce: bool = True) -> Suggestion | None:
+        self._pending += 1  # a warm-up waits for no request and starts none while one is being answered
+        try:
+            return await self._complete(req, debounce)
+        finally:
+            self._pending -= 1
+
+    def _where_is(self, req: CompletionRequest) -> tuple[Workspace | None, CursorContext]:
+        """The request's workspace (as it serves that position) and cursor context."""
+        prefix, suffix = split_at(req.text, req.line, req.character)
+        ws = self.workspace_for(req.path)
+        rel = os.path.relpath(req.path, ws.root) if ws else os.path.basename(req.path)
+        ws = ws.for_position(rel, req.line) if ws else None
+        return ws, CursorContext(rel, language_of(req.path) or "text", prefix, suffix, req.line,
+                                 completion_mode(prefix, suffix))
+
+    async def _complete(self, req: CompletionRequest, debounce: bool) -> Suggestion | None:
         if is_secret_path(req.path):
             return None  # a secrets file (.env, a key): no model reads it, nothing is recorded
         started = time.perf_counter()
@@ -165,11 +182,7 @@ class CompletionEngine:
         backend = self.model.backend
         if not self.settings.completions_enabled or backend is None:
             return None  # answer at once rather than block while the model loads
-        prefix, suffix = split_at(req.text, req.line, req.character)
-        ws = self.workspace_for(req.path)
-        rel = os.path.relpath(req.path, ws.root) if ws else os.path.basename(req.path)
-        ws = ws.for_position(rel, req.line) if ws else None
-        ctx = CursorContext(rel, language_of(req.path) or "text", prefix, suffix, req.line, completion_mode(prefix, suffix))
+        ws, ctx = self._where_is(req)
         if (rest := self._typed_ahead(req.path, ctx)) is not None:
             return self._record(req, ws, ctx, "", rest, started, "typeahead", {})
         # The same context again (a re-trigger, a cursor moved back): the same answer, without retrieval.
@@ -214,6 +227,35 @@ class CompletionEngine:
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return self._record(req, ws, ctx, prompt.text, text or "", started, "model", timings)
+
+    async def warm(self, req: CompletionRequest) -> str:
+        """Warm-up (`warmUp`): the cursor rests at `req`; build the prompt a request there would get and
+        prefill it on the model thread, so that the request which follows finds it in the KV cache: the
+        first keystroke there keeps this prompt's layout (`typingReuse`) and re-reads only its line. It
+        never bumps the request sequence (it supersedes no request), starts no prefill while a request is
+        being answered, and the next request cancels it (what it prefilled by then stays cached). Returns
+        what it did: off, busy, cached (this line's prompt is there already), cancelled or warmed."""
+        s, backend = self.settings, self.model.backend
+        if not (s.warm_up and s.completions_enabled) or backend is None or is_secret_path(req.path):
+            return "off"
+        if self._pending:
+            return "busy"
+        ws, ctx = self._where_is(req)
+        layout = self._layout
+        if layout is not None and layout.follows(s, _where(ws, ctx), ctx):
+            return "cached"
+        loop = asyncio.get_running_loop()
+        prompt, _, _ = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend,
+                                                  _plugin_request(req, ws, ctx))
+        if self._pending:
+            return "busy"
+        cancel = threading.Event()
+        if self._running is not None:
+            self._running.set()  # an earlier warm-up, elsewhere: this position is the one that matters now
+        self._running = cancel
+        gen = await loop.run_in_executor(self._model_pool, backend.generate, prompt.text, 0, None, cancel, "",
+                                         ws.adapter if ws else None)
+        return "cancelled" if gen.stop_reason == "cancelled" else "warmed"
 
     def _prepare(self, ws: Workspace | None, ctx: CursorContext, backend,
                  asked: PluginRequest | None = None) -> tuple[BuiltPrompt, str, dict]:

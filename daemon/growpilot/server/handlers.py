@@ -32,6 +32,7 @@ MODEL_READY = "growpilot/modelReady"
 ADAPTER_CHANGED = "growpilot/adapterChanged"
 TRAINING_DONE = "growpilot/trainingDone"
 SCHEDULE = "growpilot/trainingSchedule"
+WARM_UP = "growpilot/warmUp"  # client → server: the cursor rests here (PROTOCOL.md)
 RETRY_REFUSED_S = 600.0  # an automatic start that was refused is not tried again sooner
 BUFFER_INDEX_DELAY_S = 1.0  # unsaved edits reach the index after this much quiet
 _WORD = re.compile(r"[A-Za-z0-9_]*$")
@@ -121,6 +122,17 @@ def register(server: GrowpilotServer) -> None:
         here = types.Range(params.position, params.position)
         return types.InlineCompletionList(items=[
             types.InlineCompletionItem(insert_text=s.text, range=here, command=_accept_command(s))])
+
+    @server.feature(WARM_UP)
+    def warm_up(ls: GrowpilotServer, params) -> None:
+        """The cursor rests at a position: prefill the prompt a request there would get, in the background."""
+        try:
+            uri, at = params.textDocument.uri, params.position
+            position = types.Position(int(at.line), int(at.character))
+        except (AttributeError, TypeError, ValueError):
+            log.warning("%s needs {textDocument: {uri}, position: {line, character}}, got %r", WARM_UP, params)
+            return
+        asyncio.ensure_future(_warm(ls, uri, position))
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(ls: GrowpilotServer, params: types.CompletionParams) -> types.CompletionList:
@@ -545,7 +557,8 @@ def _accept_command(s: Suggestion) -> types.Command:
                          arguments=[{"generationId": s.generation_id}])
 
 
-async def _complete(ls: GrowpilotServer, uri: str, position: types.Position, kind: str) -> Suggestion | None:
+def _request(ls: GrowpilotServer, uri: str, position: types.Position, kind: str) -> CompletionRequest | None:
+    """The engine's request for a position the client names (None: no server yet, or not a file)."""
     if ls.services is None:
         return None
     _activity(ls)  # an automatic training cycle yields before the model is asked
@@ -555,8 +568,24 @@ async def _complete(ls: GrowpilotServer, uri: str, position: types.Position, kin
     pos = doc.position_codec.position_from_client_units(doc.lines, position)
     # Real paths from here on: a workspace opened through a symlink (macOS /tmp, a linked checkout) must
     # name its files as the index does, or the file's own lines come back as "retrieved" snippets.
-    path = os.path.realpath(doc.path)
-    return await ls.services.engine.complete(CompletionRequest(path, doc.source, pos.line, pos.character, kind))
+    return CompletionRequest(os.path.realpath(doc.path), doc.source, pos.line, pos.character, kind)
+
+
+async def _complete(ls: GrowpilotServer, uri: str, position: types.Position, kind: str) -> Suggestion | None:
+    req = _request(ls, uri, position, kind)
+    return None if req is None else await ls.services.engine.complete(req)
+
+
+async def _warm(ls: GrowpilotServer, uri: str, position: types.Position) -> None:
+    req = _request(ls, uri, position, "warmup")
+    if req is None:
+        return
+    try:
+        done = await ls.services.engine.warm(req)
+    except Exception:  # a warm-up is a guess: it must never cost more than its own work
+        log.exception("warm-up at %s:%d failed", os.path.basename(req.path), req.line + 1)
+        return
+    log.debug("warm-up at %s:%d: %s", os.path.basename(req.path), req.line + 1, done)
 
 
 async def _resolve_action(ls: GrowpilotServer, action: types.CodeAction) -> types.CodeAction:

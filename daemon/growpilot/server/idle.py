@@ -71,6 +71,11 @@ class IdleTrainer:
         """The folder's index chunks {hash: lines} (blocking: a read of the catalog)."""
         return code_chunks(folder.index.state_dir / DB_FILE)
 
+    def quiet_for(self) -> float:
+        """Seconds since the last edit or request (the daemon's start counts as one)."""
+        last = self.scheduler.last_activity
+        return float("inf") if last is None else self.scheduler.clock() - last
+
     def poke(self) -> None:
         """Settings or folders changed: check now."""
         self._wake.set()

@@ -32,6 +32,8 @@ from growpilot.training.supervisor import Supervisor, active_adapter
 log = logging.getLogger(__name__)
 # Settings whose change needs the model reloaded / the indexes reopened.
 MODEL_SETTINGS = ("model_path", "device", "threads", "backend")
+# A pause in the user's typing long enough for a background model call (one scored prompt, seconds on a CPU).
+PAUSE_S = 5.0
 INDEX_SETTINGS = ("embedder_path", "max_file_bytes", "max_line_chars", "exclude_dirs", "follow_external_symlinks", "vector_store")
 
 
@@ -72,6 +74,8 @@ class Services:
         self.actions = ActionService(self.engine, self.events, lambda: self.settings, self.preferences)  # code actions
         self.learning = Supervisor(lambda: self.settings, self.events)
         self.idle = IdleTrainer(self)  # idle-time training: when to start a cycle by itself, when to yield
+        self.pause_s = PAUSE_S  # background model calls wait for a pause this long (in_a_pause)
+        self.closed = False
         # The suggestion history's retention: now, then hourly, by the settings of that moment.
         self.events.start_pruning(lambda: (self.settings.history_max_days, self.settings.history_max_mb))
         # Index syncs run one at a time, off the event loop; the watcher threads call in directly.
@@ -121,7 +125,7 @@ class Services:
 
     def calibrate_context(self, folder: Folder) -> Calibration | None:
         """Whether context helps in this folder, for the model that serves (blocking: scores its call
-        sites on the model thread, between completions; run it off the event loop once the index is
+        sites on the model thread, in the user's pauses; run it off the event loop once the index is
         ready). Kept in the index's state folder; asked again only for another model."""
         backend = self.model.backend
         if backend is None or self.settings.context_gate != "auto":
@@ -131,12 +135,28 @@ class Services:
         if found is None:
             ws = self.workspace_for(str(folder.root))
             started = time.perf_counter()
-            found = calibration.calibrate(self.engine, ws, folder.index, backend, model, self.engine.call_on_model)
+            found = calibration.calibrate(self.engine, ws, folder.index, backend, model, self.in_a_pause)
             calibration.save(folder.index.state_dir, found)
             log.info("context calibration of %s: ratio %s over %d call sites, context %s (%.0fs)", folder.root.name,
                      found.ratio, found.tasks, "on" if found.enabled else "off", time.perf_counter() - started)
         folder.context = found
         return found
+
+    def in_a_pause(self, fn: Callable, *args):
+        """A background model call (calibration) made in a pause of the user's: only after `pause_s` without
+        edits or requests, checked again on the model thread (a completion asked meanwhile goes first). So
+        it neither queues ahead of a completion nor evicts the prompt cached for the next keystroke."""
+        skipped = object()
+
+        def if_still_quiet():
+            return fn(*args) if self.idle.quiet_for() >= self.pause_s else skipped
+
+        while not self.closed:
+            if (wait := self.pause_s - self.idle.quiet_for()) > 0:
+                time.sleep(min(wait, 1.0))
+            elif (out := self.engine.call_on_model(if_still_quiet)) is not skipped:
+                return out
+        raise RuntimeError("the daemon is shutting down")
 
     def refresh_adapter(self, folder: Folder) -> tuple[str | None, str | None]:
         """Serve the folder's active adapter from now on (after a load, a promotion or a rollback): the
@@ -250,6 +270,7 @@ class Services:
         folder.index.close()
 
     def close(self) -> None:
+        self.closed = True
         self.idle.close()
         self.learning.close()
         self.actions.shutdown()

@@ -1,10 +1,10 @@
 /**
  * End-to-end test of the packaged extension in a real VS Code (code-server + Chromium) against the
  * real Growpilot daemon: index → ghost text → Tab → 👍 CodeLens → the daemon counts the rating (and a
- * 👎 from the keybinding) → reindex with a progress notification → search → toggle → Retrain Now
- * trains (status bar progress) and Cancel Training stops it with ONE outcome message → Roll Back Adapter
- * with nothing to roll back to → Show Adapters → a broken Python gives ONE error → recovery → a crashed
- * daemon gives ONE error → Restart.
+ * 👎 from the keybinding) → Add docstring from Refactor… and its 👍 → reindex with a progress
+ * notification → search → toggle → Retrain Now trains (status bar progress) and Cancel Training
+ * stops it with ONE outcome message → Roll Back Adapter with nothing to roll back to → Show Adapters
+ * → a broken Python gives ONE error → recovery → a crashed daemon gives ONE error → Restart.
  * growpilot.pythonPath is not set and the workspace has its own `.venv` without growpilot, as most
  * Python projects do: the extension must pass over it and run the Python recorded in
  * `$GROWPILOT_HOME/daemon-python` (as scripts/setup.sh writes it).
@@ -107,6 +107,10 @@ async function main(): Promise<number> {
       ["clicking 👍 thanks, then the lens goes away", clickThumbsUp],
       ["the daemon counted the acceptance and the 👍", (b) => checkFeedback(b, workspace, growpilotHome)],
       ["Ctrl+Alt+Shift+- rates the last suggestion 👎 and the daemon counts it", rateLastDown],
+      [
+        "Refactor… lists Growpilot: Add docstring; it inserts a docstring naming the parameters, and its lens stores a 👍",
+        (b) => addDocstring(b, workspace, growpilotHome),
+      ],
       [
         "secret files (.env, credentials.json) are never sent to the daemon and leave no history",
         (b) => secretFiles(b, vscode, workspace, growpilotHome),
@@ -413,6 +417,61 @@ async function rateLastDown(bench: Workbench): Promise<string> {
     return /· 1 👎/.test(text) ? text : undefined;
   });
   return row;
+}
+
+/**
+ * A code action as a user finds it: on a def line, Refactor… (Ctrl+Shift+R) lists "Growpilot: Add
+ * docstring"; choosing it has the daemon generate the docstring, which lands under the def line,
+ * and the 👍/👎 lens above it stores the rating against that action's generation.
+ */
+async function addDocstring(bench: Workbench, workspace: string, growpilotHome: string): Promise<string> {
+  const page = bench.page;
+  const code = [
+    "def apply_discount(price, percent):",
+    "    if percent < 0 or percent > 100:",
+    '        raise ValueError("percent must be between 0 and 100")',
+    "    return price * (100 - percent) / 100",
+  ];
+  await fs.writeFile(path.join(workspace, "discounts.py"), `${code.join("\n")}\n`);
+  await bench.openFile("discounts.py");
+  await page.keyboard.press("Control+Home"); // the cursor on the def line
+  const row = page.locator(".action-widget .monaco-list-row", { hasText: "Growpilot: Add docstring" });
+  let asked = 0;
+  await bench.waitFor("Refactor… to list Growpilot: Add docstring", 60_000, async () => {
+    if ((await row.count()) > 0) return true;
+    if (Date.now() - asked > 10_000) {
+      // The daemon may not have the new file yet: ask again, as a user would.
+      await bench.runCommand("Refactor...");
+      asked = Date.now();
+    }
+    return undefined;
+  });
+  await bench.screenshot("refactor-menu");
+  await row.first().click();
+  const after = await bench.waitFor("the docstring under the def line", 300_000, async () => {
+    const lines = await bench.editorLines();
+    return lines.length > code.length && /^\s+[rRuU]?("""|''')/.test(lines[1] ?? "") ? lines : undefined;
+  });
+  const docstring = after.slice(1, after.indexOf(code[1])).join("\n");
+  if (!docstring.includes("price") || !docstring.includes("percent")) {
+    throw new Error(`the docstring misses a parameter:\n${after.join("\n")}`);
+  }
+  if (after[0] !== code[0] || !after.includes(code[3])) throw new Error(`the code around the docstring changed:\n${after.join("\n")}`);
+  const lens = page.locator(".codelens-decoration", { hasText: "Growpilot docstring:" });
+  await bench.waitFor("the docstring's 👍 / 👎 lens", 15_000, async () => (await lens.count()) > 0);
+  await bench.screenshot("docstring-lens");
+  await lens.locator("a", { hasText: "👍" }).first().click();
+  await bench.waitFor("the thanks lens", 10_000, async () =>
+    (await page.locator(".codelens-decoration", { hasText: "Thanks for the 👍" }).count()) > 0,
+  );
+  await feedbackRow(bench); // growpilot.status flushes the history
+  const rated = generationCount(
+    growpilotHome,
+    "kind = 'action' AND mode = 'docstring' AND path LIKE '%discounts.py' AND " +
+      "id IN (SELECT generation_id FROM events WHERE kind = 'rating' AND value = 'up')",
+  );
+  if (rated !== 1) throw new Error(`${rated} docstring generations of discounts.py rated 👍 in the history`);
+  return `docstring ${JSON.stringify(docstring.trim().slice(0, 60))}; 👍 stored`;
 }
 
 /** The daemon's message log (GROWPILOT_LOG_MESSAGES=1), in the order received, as far as it is flushed. */

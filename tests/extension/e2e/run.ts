@@ -108,7 +108,7 @@ async function main(): Promise<number> {
       ["the daemon counted the acceptance and the 👍", (b) => checkFeedback(b, workspace, growpilotHome)],
       ["Ctrl+Alt+Shift+- rates the last suggestion 👎 and the daemon counts it", rateLastDown],
       [
-        "Refactor… lists Growpilot: Add docstring; it inserts a docstring naming the parameters, and its lens stores a 👍",
+        "Refactor… lists Growpilot: Add docstring; it inserts a docstring under the def line, and its lens stores a 👍",
         (b) => addDocstring(b, workspace, growpilotHome),
       ],
       [
@@ -452,11 +452,11 @@ async function addDocstring(bench: Workbench, workspace: string, growpilotHome: 
     const lines = await bench.editorLines();
     return lines.length > code.length && /^\s+[rRuU]?("""|''')/.test(lines[1] ?? "") ? lines : undefined;
   });
+  // What the docstring says is the model's (`growpilot eval actions` measures it); here: it is one, in place.
   const docstring = after.slice(1, after.indexOf(code[1])).join("\n");
-  if (!docstring.includes("price") || !docstring.includes("percent")) {
-    throw new Error(`the docstring misses a parameter:\n${after.join("\n")}`);
+  if (after.indexOf(code[1]) < 2 || after[0] !== code[0] || !after.includes(code[3])) {
+    throw new Error(`the code around the docstring changed:\n${after.join("\n")}`);
   }
-  if (after[0] !== code[0] || !after.includes(code[3])) throw new Error(`the code around the docstring changed:\n${after.join("\n")}`);
   const lens = page.locator(".codelens-decoration", { hasText: "Growpilot docstring:" });
   await bench.waitFor("the docstring's 👍 / 👎 lens", 15_000, async () => (await lens.count()) > 0);
   await bench.screenshot("docstring-lens");

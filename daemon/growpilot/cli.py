@@ -348,7 +348,8 @@ def cmd_eval(args) -> int:
     formats = tuple(f.strip() for f in args.formats.split(","))
     run = {"retrieval-lift": lambda *a: retrieval_lift.run(*a, formats=formats),
            "midword": lambda *a: midword.run(*a, variants=tuple(v.strip() for v in args.variants.split(","))),
-           "actions": lambda *a: actions.run(*a, test_pythonpath=args.test_pythonpath),
+           "actions": lambda *a: actions.run(*a, test_pythonpath=args.test_pythonpath,
+                                             actions=[x for x in args.actions.split(",") if x]),
            "memory": lambda *a: memory.run(*a, lift_tasks=args.lift_tasks)}[args.what]
     try:
         services.model.load(settings)
@@ -653,6 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workspace", required=True, help="a real repository (not this one)")
     s.add_argument("--tasks", type=int, default=200)
     s.add_argument("--limit", type=int, help="actions: functions evaluated (default: --tasks)")
+    s.add_argument("--actions", default="docstring,tests,refactor", help="actions: which ones are evaluated")
     s.add_argument("--test-pythonpath", default="",
                    help="actions: more PYTHONPATH for running the generated tests (the project's dependencies)")
     s.add_argument("--lift-tasks", type=int, default=60,

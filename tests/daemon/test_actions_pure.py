@@ -250,6 +250,17 @@ def test_the_docstring_prompt_starts_the_answer_and_keeps_to_its_budget():
         prompts.rewrite("x = 1\n" * 5000, None, ctx, count, 2048, 0.35)
 
 
+def test_a_refactor_is_shown_the_selection_and_definitions_but_not_the_rest_of_its_file():
+    ctx = prompts.Context("shop/store.py", "python", "import os\nimport sys\n\n\ndef other():\n    pass\n", "z = 3\n",
+                          [Snippet("shop/items.py", "class Item:\n    price: int\n")])
+    code = "def put(self, key, value):\n    self.items[key] = value"
+    refactor = prompts.rewrite(code, None, ctx, count, 2048, 0.35).messages[1]["content"]
+    assert code in refactor and "class Item" in refactor
+    assert "import sys" not in refactor and "def other" not in refactor and "z = 3" not in refactor
+    fix = prompts.fix(code, 10, "undefined name", 11, code.split("\n")[1], ctx, count, 2048, 0.35).messages[1]["content"]
+    assert "import sys" in fix and "class Item" in fix  # a fix may need the file's imports
+
+
 def test_chat_rendering_and_stop_rules():
     messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
     assert render_chat(messages, CHATML, "```") == ("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n"

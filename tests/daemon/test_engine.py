@@ -161,3 +161,30 @@ async def test_a_warm_up_starts_nothing_while_a_request_is_answered(services, wo
     assert await services.engine.warm(_typed(workspace, "")) == "busy"
     assert (await pending).source == "model"  # not superseded: a warm-up is not a keystroke
     assert await services.engine.warm(CompletionRequest(str(workspace / ".env"), "A=1\n", 0, 2)) == "off"
+
+
+async def test_a_request_waits_for_the_warm_up_of_its_own_start_and_cancels_another(services, workspace):
+    """With the model thread busy, a warm-up and then a request queue behind it: a keystroke on the warmed
+    line lets the warm-up run (its prefill is that request's start), a request elsewhere cancels it."""
+    import threading
+
+    engine = services.engine
+
+    async def warm_up_then(request):
+        gate = threading.Event()
+        blocker = asyncio.ensure_future(engine.run_on_model(gate.wait, 60))
+        warming = asyncio.ensure_future(engine.warm(_typed(workspace, "")))
+        await asyncio.sleep(1.0)  # laid out, queued for the model
+        answering = asyncio.ensure_future(engine.complete(request))
+        await asyncio.sleep(1.0)  # past its debounce and prompt: it has kept or cancelled the warm-up
+        gate.set()
+        await blocker
+        return await warming, await answering
+
+    warmed, answer = await warm_up_then(_typed(workspace, "frobnicate_widget_cache(widget, "))
+    timings = engine.last_timings
+    assert warmed == "warmed" and answer.source == "model" and timings.get("typing_reuse")
+    assert timings["reused_tokens"] >= timings["prompt_tokens"] - 60
+    await engine.complete(_req(workspace, line=4, col=4))  # the layout moves off the warmed line
+    warmed, answer = await warm_up_then(_req(workspace, line=0, col=5))
+    assert warmed == "cancelled" and answer is not None

@@ -24,7 +24,7 @@ from growpilot.completion.context import CursorContext, completion_mode, search_
 from growpilot.completion.names import overlap, split_imports, subwords
 from growpilot.completion.outline import definition_view, is_class, is_overload
 from growpilot.completion.postprocess import postprocess
-from growpilot.completion.prompt import Budget, BuiltPrompt, build_prompt, retype_prompt
+from growpilot.completion.prompt import Budget, BuiltPrompt, build_prompt, retype_prompt, stable_text
 from growpilot.config import Settings
 from growpilot.indexing.languages import language_of, line_comment
 from growpilot.indexing.secrets import is_secret_path
@@ -148,6 +148,7 @@ class CompletionEngine:
         self._last: _Shown | None = None
         self._layout: _Layout | None = None  # read and written on the prompt thread only
         self._pending = 0  # requests being answered (complete)
+        self._warming: str | None = None  # the text the warm-up that runs (self._running) prefills
         self.last_timings: dict = {}  # of the latest request that got as far as the model (benchmarks read it)
         self._prepare_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-prompt")
         self._model_pool = ThreadPoolExecutor(1, thread_name_prefix="growpilot-generate")
@@ -200,9 +201,10 @@ class CompletionEngine:
         prompt, forced, timings = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend, asked)
         timings["prepare_ms"] = _ms(t_prep)
         cancel = threading.Event()
-        if self._running is not None:
-            self._running.set()  # latest wins: stop the generation still running
-        self._running = cancel
+        # Latest wins: stop the generation still running, unless it is the warm-up of this prompt's start.
+        if self._running is not None and not (self._warming and prompt.text.startswith(self._warming)):
+            self._running.set()
+        self._running, self._warming = cancel, None
         try:
             gen = await loop.run_in_executor(self._model_pool, backend.generate, prompt.text, self.settings.max_tokens,
                                              stop_rule(ctx.mode, ctx.prefix), cancel, forced,
@@ -229,12 +231,13 @@ class CompletionEngine:
         return self._record(req, ws, ctx, prompt.text, text or "", started, "model", timings)
 
     async def warm(self, req: CompletionRequest) -> str:
-        """Warm-up (`warmUp`): the cursor rests at `req`; build the prompt a request there would get and
-        prefill it on the model thread, so that the request which follows finds it in the KV cache: the
-        first keystroke there keeps this prompt's layout (`typingReuse`) and re-reads only its line. It
-        never bumps the request sequence (it supersedes no request), starts no prefill while a request is
-        being answered, and the next request cancels it (what it prefilled by then stays cached). Returns
-        what it did: off, busy, cached (this line's prompt is there already), cancelled or warmed."""
+        """Warm-up (`warmUp`): the cursor rests at `req`. Lay out the prompt a request there would get and
+        prefill its stable part, all of it before the cursor line: the keystrokes on that line keep it
+        (`typingReuse`), so the request that follows re-reads only its line and a short suffix. It never
+        bumps the request sequence (it supersedes no request) and starts no prefill while a request is
+        being answered; a request that keeps this part waits for it (the work is its own), any other
+        cancels it. Returns what it did: off, busy, cached (this line is laid out already), cancelled or
+        warmed."""
         s, backend = self.settings, self.model.backend
         if not (s.warm_up and s.completions_enabled) or backend is None or is_secret_path(req.path):
             return "off"
@@ -247,13 +250,15 @@ class CompletionEngine:
         loop = asyncio.get_running_loop()
         prompt, _, _ = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend,
                                                   _plugin_request(req, ws, ctx))
-        if self._pending:
-            return "busy"
+        layout = self._layout
+        stable = stable_text(backend.template, prompt, layout.line_prefix) if layout and layout.prompt is prompt else None
+        if self._pending or not stable:
+            return "busy" if self._pending else "off"
         cancel = threading.Event()
         if self._running is not None:
             self._running.set()  # an earlier warm-up, elsewhere: this position is the one that matters now
-        self._running = cancel
-        gen = await loop.run_in_executor(self._model_pool, backend.generate, prompt.text, 0, None, cancel, "",
+        self._running, self._warming = cancel, stable
+        gen = await loop.run_in_executor(self._model_pool, backend.generate, stable, 0, None, cancel, "",
                                          ws.adapter if ws else None)
         return "cancelled" if gen.stop_reason == "cancelled" else "warmed"
 

@@ -97,6 +97,17 @@ def retype_prompt(template: FimTemplate, count: CountTokens, previous: BuiltProm
     return dataclasses.replace(previous, text=text, prefix=prefix_text, suffix=suffix_text, tokens=tokens)
 
 
+def stable_text(template: FimTemplate, prompt: BuiltPrompt, line: str) -> str | None:
+    """The text of `prompt` before its cursor line (`line`, as the prompt has it): what the keystrokes on
+    that line keep of it (retype_prompt), so what a warm-up prefills. None when its prefix does not end
+    with that line."""
+    if not prompt.prefix.endswith(line):
+        return None
+    end = (prompt.text.rfind(prompt.prefix + template.suffix) if template.has_fim
+           else len(prompt.text) - len(prompt.prefix))
+    return None if end < 0 else prompt.text[:end + len(prompt.prefix) - len(line)]
+
+
 def fit_examples(examples: Sequence[Example], cap: int, count: CountTokens,
                  max_lines: int = 4) -> tuple[list[tuple[str, Snippet]], int]:
     """(id, snippet) of the examples (best first) that fit `cap` tokens together, and what they cost: each

@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,10 @@ def without_docstring(text: str, line: int) -> str:
 
 
 def run(services: Services, workspace: str, limit: int = 50, rows_path: str | None = None,
-        test_pythonpath: str = "") -> dict:
+        test_pythonpath: str = "", actions: Sequence[str] = ACTIONS) -> dict:
+    unknown = set(actions) - set(ACTIONS)
+    if unknown or not actions:
+        return {"error": f"actions are {', '.join(ACTIONS)}; got {', '.join(sorted(unknown)) or 'none'}"}
     folder = services.add_folder(workspace)
     t0 = time.perf_counter()
     services.index_folder(folder)
@@ -109,9 +113,12 @@ def run(services: Services, workspace: str, limit: int = 50, rows_path: str | No
         path = str(folder.root / task.path)
         text = files[task.path]
         row = {"path": task.path, "function": task.qualname, "line": task.line + 1}
-        row["docstring"] = _docstring(services, path, without_docstring(text, task.line), task)
-        row["tests"] = _tests(services, folder.root, path, text, task, test_pythonpath)
-        row["refactor"] = _refactor(services, path, text, task)
+        if "docstring" in actions:
+            row["docstring"] = _docstring(services, path, without_docstring(text, task.line), task)
+        if "tests" in actions:
+            row["tests"] = _tests(services, folder.root, path, text, task, test_pythonpath)
+        if "refactor" in actions:
+            row["refactor"] = _refactor(services, path, text, task)
         rows.append(row)
         if out is not None:
             out.write(json.dumps(row) + "\n")
@@ -145,24 +152,30 @@ def summarize(rows: list[dict], workspace: str, model: str, index_s: float, seco
                 out[key] = out.get(key, 0) + 1
         return out
 
-    d, t, f = ([r[a] for r in rows] for a in ACTIONS)
+    def docstring(d: list[dict]) -> dict:
+        return {"parses_and_names_every_parameter": share([x["parses"] and x["all_params"] for x in d]),
+                "parses": share([x["parses"] for x in d]), "repaired": sum(bool(x.get("repaired")) for x in d),
+                "refused": refusals("docstring"), "latency": latency("docstring")}
+
+    def tests(t: list[dict]) -> dict:
+        imports = [x for x in t if x.get("module_imports")]  # the functions whose module imports here
+        return {"collected_without_error": share([x["collected"] for x in t]), "passed": share([x["passed"] for x in t]),
+                "alone": {"collected_without_error": share([x["alone_collected"] for x in t]),
+                          "passed": share([x["alone_passed"] for x in t])},
+                "module_imports_here": {"n": len(imports),
+                                        "collected_without_error": share([x["collected"] for x in imports]),
+                                        "passed": share([x["passed"] for x in imports])},
+                "repaired": sum(bool(x.get("repaired")) for x in t), "refused": refusals("tests"),
+                "latency": latency("tests")}
+
+    def refactor(f: list[dict]) -> dict:
+        return {"parses": share([x["parses"] for x in f]), "repaired": sum(bool(x.get("repaired")) for x in f),
+                "refused": refusals("refactor"), "latency": latency("refactor")}
+
+    figures = {"docstring": docstring, "tests": tests, "refactor": refactor}
     return {
         "workspace": workspace, "model": model, "functions": len(rows),
-        "docstring": {"parses_and_names_every_parameter": share([x["parses"] and x["all_params"] for x in d]),
-                      "parses": share([x["parses"] for x in d]), "repaired": sum(bool(x.get("repaired")) for x in d),
-                      "refused": refusals("docstring"), "latency": latency("docstring")},
-        "tests": {"collected_without_error": share([x["collected"] for x in t]),
-                  "passed": share([x["passed"] for x in t]),
-                  "alone": {"collected_without_error": share([x["alone_collected"] for x in t]),
-                            "passed": share([x["alone_passed"] for x in t])},
-                  "module_imports_here": {  # the functions whose module this environment can import
-                      "n": sum(bool(x.get("module_imports")) for x in t),
-                      "collected_without_error": share([x["collected"] for x in t if x.get("module_imports")]),
-                      "passed": share([x["passed"] for x in t if x.get("module_imports")])},
-                  "repaired": sum(bool(x.get("repaired")) for x in t),
-                  "refused": refusals("tests"), "latency": latency("tests")},
-        "refactor": {"parses": share([x["parses"] for x in f]), "repaired": sum(bool(x.get("repaired")) for x in f),
-                     "refused": refusals("refactor"), "latency": latency("refactor")},
+        **{a: figures[a]([r[a] for r in rows]) for a in ACTIONS if rows and a in rows[0]},
         "index_seconds": index_s, "seconds": seconds,
     }
 

@@ -13,6 +13,7 @@ reply carries; the daemon's GROWPILOT_HOME is a throwaway folder sharing the mod
   the cursor at rest 1.5 s, `growpilot/warmUp` sent after 0.3 s as the extension does), with `warmUp`
   on and off (alternating by position, so both share the machine's load): p50/p95, the split and the
   server overhead (all but the model's forward passes and the debounce) of the requests with it on;
+  also the same after the cursor rested 6 s (reading before typing), warm-up on;
 - typing along a line: an edit and a request per 1–3 typed characters (typed-ahead hits left out);
 - cache hit (the same request again) and typed-ahead reuse (the suggestion's first character typed);
 - cancel → reply (`$/cancelRequest` sent → the error reply received), and cancel → the next request's
@@ -47,6 +48,7 @@ from growpilot.paths import model_cache_dir
 _ASSIGN = re.compile(r"^(\s*[A-Za-z_][\w.]*\s*=\s*)(\S.{6,})$")
 SETTLE_S = 1.5  # idle after moving: ≥ 1 s, and the daemon has indexed the unsaved text (1 s of quiet) by then
 WARM_UP_AFTER_S = 0.3  # the extension's WARM_UP_AFTER_MS
+READING_S, READING_POSITIONS = 6.0, 6  # also: the first keystroke after the cursor rested this long (reading)
 CALIBRATION_TIMEOUT_S = 1800
 CANCEL_ROUNDS = 8
 CANCEL_AFTER_S = 0.4  # past the debounce and the prompt: inside prefill/decode
@@ -130,7 +132,7 @@ def bench_complete(args, settings: Settings) -> dict:
     root = Path(args.workspace).resolve()
     files = sorted(e.rel for e in WorkspaceFilter(root, settings).walk())
     n = args.runs
-    positions = _positions(root, files, 1 + n + TYPING_LINES + CANCEL_ROUNDS)
+    positions = _positions(root, files, 1 + n + TYPING_LINES + CANCEL_ROUNDS + READING_POSITIONS)
     if not positions:
         return {"error": f"no `name = value` lines in the Python files of {root} to complete"}
     home = Path(tempfile.mkdtemp(prefix="growpilot-bench-home-"))
@@ -198,6 +200,14 @@ def _run(session: _Session, positions: list, n: int, settings: Settings) -> dict
                 if (session.record(ahead) or {}).get("source") == "typeahead":
                     typeahead.append(ms)
         _restore(doc, pick(i))
+    session.configure(warmUp=True)
+    reading = []
+    for k in range(min(READING_POSITIONS, n // 3)):
+        position = pick(n + 1 + TYPING_LINES + CANCEL_ROUNDS + k)
+        doc, ms, reply = session.settle_at(position, READING_S)
+        if (session.record(reply) or {}).get("source") == "model":
+            reading.append(ms)
+        _restore(doc, position)
     session.configure(warmUp=settings.warm_up)
     typing = _typing(session, [pick(n + 1 + k) for k in range(TYPING_LINES)], min(TYPING_SAMPLES, n))
     rounds = [(pick(k), pick(n + 1 + TYPING_LINES + k)) for k in range(min(CANCEL_ROUNDS, n))]
@@ -218,6 +228,7 @@ def _run(session: _Session, positions: list, n: int, settings: Settings) -> dict
         "fully_cold_ms": round(cold_ms, 1), "fully_cold_source": (session.record(cold) or {}).get("source"),
         # settled: the first request after the cursor settles somewhere new, request sent → reply received
         "end_to_end_ms": _summary(settled, 1) if settled else {},
+        f"settled_after_resting_{READING_S:.0f}s_ms": _summary(reading, 1) if reading else {"n": 0},
         "settled_without_warm_up_ms": {**(_summary(unwarmed, 1) if unwarmed else {"n": 0}),
                                        "kv_reuse_share_median": _share(unwarmed_rows)},
         "server_total_ms": figure("total_ms"),  # inside the engine, debounce included

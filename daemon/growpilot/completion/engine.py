@@ -107,6 +107,7 @@ class _Layout:
     line_prefix: str  # the cursor line up to the cursor, as the prompt has it (healed)
     suffix: str  # the text after the cursor then
     prompt: BuiltPrompt
+    suffix_read: bool = True  # the model has read the prompt's suffix (a warm-up reads only what is above the line)
 
     @property
     def below(self) -> str:
@@ -249,7 +250,7 @@ class CompletionEngine:
             return "cached"
         loop = asyncio.get_running_loop()
         prompt, _, _ = await loop.run_in_executor(self._prepare_pool, self._prepare, ws, ctx, backend,
-                                                  _plugin_request(req, ws, ctx))
+                                                  _plugin_request(req, ws, ctx), True)
         layout = self._layout
         stable = stable_text(backend.template, prompt, layout.line_prefix) if layout and layout.prompt is prompt else None
         if self._pending or not stable:
@@ -263,7 +264,7 @@ class CompletionEngine:
         return "cancelled" if gen.stop_reason == "cancelled" else "warmed"
 
     def _prepare(self, ws: Workspace | None, ctx: CursorContext, backend,
-                 asked: PluginRequest | None = None) -> tuple[BuiltPrompt, str, dict]:
+                 asked: PluginRequest | None = None, warm_up: bool = False) -> tuple[BuiltPrompt, str, dict]:
         """The prompt, and the text its answer must start with (token healing: the prompt gives up the
         cursor line's last token, so it never ends inside one). Plugins' snippets come with their own share
         of the budget, whatever the context gate says of retrieval."""
@@ -281,7 +282,7 @@ class CompletionEngine:
         examples = self._examples(ws, ctx)
         t1 = time.perf_counter()
         prompt = self.build(ws, healed, backend, snippets, extra=extra, examples=examples)
-        self._remember(ws, healed, prompt)
+        self._remember(ws, healed, prompt, suffix_read=not warm_up)
         timings = {"retrieval_ms": round((t_plugins - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
                    "snippets": [f"{x.path}" for x in prompt.snippets], "healed": forced}
         if self.memory is not None and ws is not None:
@@ -296,24 +297,24 @@ class CompletionEngine:
         """While typing along a line (`typingReuse`): the last prompt's layout with the line as typed now
         and a short suffix, so the model re-reads only the end of the prompt (retrieval, plugins and memory
         are not asked again); the last prompt itself while the healed line is unchanged (the typed
-        characters are all in the healed token: nothing to re-read, the full suffix stays). None for the
-        first request on a line."""
+        characters are all in the healed token: nothing to re-read, the full suffix stays) unless a warm-up
+        laid it out (it read only what is above the line). None for the first request on a line."""
         layout, settings = self._layout, self.settings
         if not settings.typing_reuse or layout is None or not layout.follows(settings, _where(ws, ctx), ctx):
             return None
         line = ctx.line_prefix
-        if line == layout.line_prefix and ctx.suffix == layout.suffix:
+        if line == layout.line_prefix and ctx.suffix == layout.suffix and layout.suffix_read:
             return layout.prompt  # typed within the healed token: the same prompt, its whole suffix cached
         prompt = retype_prompt(backend.template, backend.count_tokens, layout.prompt, layout.line_prefix, line,
                                ctx.suffix, TYPING_SUFFIX_TOKENS, ctx.path, _repo_name(ws), line_comment(ctx.language),
                                repo_format=settings.context_format == "repo")
         if prompt is not None:
-            self._layout = dataclasses.replace(layout, line_prefix=line, suffix=ctx.suffix, prompt=prompt)
+            self._layout = dataclasses.replace(layout, line_prefix=line, suffix=ctx.suffix, prompt=prompt, suffix_read=True)
         return prompt
 
-    def _remember(self, ws: Workspace | None, ctx: CursorContext, prompt: BuiltPrompt) -> None:
+    def _remember(self, ws: Workspace | None, ctx: CursorContext, prompt: BuiltPrompt, suffix_read: bool = True) -> None:
         self._layout = _Layout(self.settings, _where(ws, ctx), ctx.line, ctx.prefix[:len(ctx.prefix) - len(ctx.line_prefix)],
-                               ctx.line_prefix, ctx.suffix, prompt)
+                               ctx.line_prefix, ctx.suffix, prompt, suffix_read)
 
     def _examples(self, ws: Workspace | None, ctx: CursorContext) -> list:
         """The few-shot examples for this cursor (learning/memory.py); none when memory is off or fails."""

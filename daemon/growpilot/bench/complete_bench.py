@@ -12,7 +12,8 @@ reply carries; the daemon's GROWPILOT_HOME is a throwaway folder sharing the mod
 - settled: the first keystroke after the cursor settles somewhere new (the line's rest deleted there,
   the cursor at rest 1.5 s, `growpilot/warmUp` sent after 0.3 s as the extension does), with `warmUp`
   on and off (alternating by position, so both share the machine's load): p50/p95, the split and the
-  server overhead (all but the model's forward passes and the debounce) of the requests with it on;
+  server overhead (all but the model's forward passes, the wait for the model thread and the debounce)
+  over both;
   also the same after the cursor rested 6 s (reading before typing), warm-up on;
 - typing along a line: an edit and a request per 1–3 typed characters (typed-ahead hits left out);
 - cache hit (the same request again) and typed-ahead reuse (the suggestion's first character typed);
@@ -221,7 +222,7 @@ def _run(session: _Session, positions: list, n: int, settings: Settings) -> dict
         values = [r.get(key, 0) / (max(r.get("new_tokens", 1), 1) if per_token else 1) for r in of]
         return _summary(values, digits) if values else {}
 
-    overhead = [r["total_ms"] - r.get("model_ms", 0) - settings.debounce_ms for r in both]
+    overhead = [r["total_ms"] - r.get("model_ms", 0) - r.get("model_wait_ms", 0) - settings.debounce_ms for r in both]
     return {
         "transport": "lsp-stdio", "model": model["name"], "device": model["device"], "dtype": model["dtype"],
         "debounce_ms": settings.debounce_ms, "requests": len(settled),
@@ -236,6 +237,7 @@ def _run(session: _Session, positions: list, n: int, settings: Settings) -> dict
         "server_overhead_ms": _summary(overhead, 2) if both else {},
         "server_overhead_split_ms": {k: figure(f"{k}_ms", 2, of=both) for k in SPLIT},
         "model_ms": figure("model_ms"), "prefill_ms": figure("prefill_ms"),
+        "model_wait_ms": figure("model_wait_ms"),  # for the model thread: the warm-up of the prompt's start
         "decode_ms_per_token": figure("decode_ms", per_token=True), "new_tokens": figure("new_tokens", 0),
         "prompt_tokens": figure("prompt_tokens", 0), "kv_reuse_share": _share(rows),
         "typing_along_a_line_ms": typing,

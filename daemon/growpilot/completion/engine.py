@@ -207,13 +207,16 @@ class CompletionEngine:
             self._running.set()
         self._running, self._warming = cancel, None
         try:
-            gen = await loop.run_in_executor(self._model_pool, backend.generate, prompt.text, self.settings.max_tokens,
-                                             stop_rule(ctx.mode, ctx.prefix), cancel, forced,
-                                             ws.adapter if ws else None)
+            asked_model = time.perf_counter()
+            began, gen = await loop.run_in_executor(self._model_pool, _timed, backend.generate, prompt.text,
+                                                    self.settings.max_tokens, stop_rule(ctx.mode, ctx.prefix), cancel,
+                                                    forced, ws.adapter if ws else None)
         except asyncio.CancelledError:
             cancel.set()
             raise
-        timings.update(model_ms=round(gen.prefill_ms + gen.decode_ms, 1), prefill_ms=round(gen.prefill_ms, 1),
+        # model_wait: for the model thread (a warm-up prefilling this prompt's start, a code action)
+        timings.update(model_wait_ms=round((began - asked_model) * 1000, 1),
+                       model_ms=round(gen.prefill_ms + gen.decode_ms, 1), prefill_ms=round(gen.prefill_ms, 1),
                        decode_ms=round(gen.decode_ms, 1), encode_ms=gen.encode_ms, prompt_tokens=gen.prompt_tokens,
                        reused_tokens=gen.reused_tokens, new_tokens=gen.tokens, stop=gen.stop_reason)
         if gen.stop_reason == "cancelled" or seq != self._seq:
@@ -453,6 +456,11 @@ class CompletionEngine:
             self._running.set()
         self._prepare_pool.shutdown(wait=False, cancel_futures=True)
         self._model_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _timed(fn: Callable, *args):
+    """(when it began, what it returned): on the model thread, to tell queueing from the call."""
+    return time.perf_counter(), fn(*args)
 
 
 def _plugin_request(req: CompletionRequest, ws: Workspace | None, ctx: CursorContext) -> PluginRequest:

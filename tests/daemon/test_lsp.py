@@ -104,7 +104,11 @@ async def test_incremental_changes_are_what_completion_and_retrieval_see(client:
         text_document=types.TextDocumentIdentifier(uri), position=pos))
     generation = result.items[0].command.arguments[0]["generationId"]
     db = sqlite3.connect(growpilot_home / "events.sqlite")
-    prompt = db.execute("SELECT prompt FROM generations WHERE id=?", (generation,)).fetchone()[0]
+    deadline = time.monotonic() + 10  # written on a background thread, just after the reply
+    while (row := db.execute("SELECT prompt FROM generations WHERE id=?", (generation,)).fetchone()) is None:
+        assert time.monotonic() < deadline, "the generation was never recorded"
+        await asyncio.sleep(0.05)
+    prompt = row[0]
     assert "unsaved_quokka_counter" in prompt and prompt.rstrip().endswith("<|fim_middle|>")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:  # the buffer is indexed after a short quiet period

@@ -147,7 +147,7 @@ class CompletionEngine:
         self._running: threading.Event | None = None
         self._cache: OrderedDict[bytes, str] = OrderedDict()
         self._last: _Shown | None = None
-        self._layout: _Layout | None = None  # read and written on the prompt thread only
+        self._layout: _Layout | None = None  # written on the prompt thread; warm() also reads it (one reference)
         self._pending = 0  # requests being answered (complete)
         self._warming: str | None = None  # the text the warm-up that runs (self._running) prefills
         self.last_timings: dict = {}  # of the latest request that got as far as the model (benchmarks read it)

@@ -61,3 +61,49 @@ export function resolveErrorText(title: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return `${title} failed: ${message}`;
 }
+
+/** What a resolved action inserts into one document. */
+export interface Insert {
+  uri: string;
+  text: string;
+}
+
+const PENDING_MS = 10 * 60_000;
+const plain = (text: string): string => text.replace(/\r\n/g, "\n");
+
+/**
+ * Resolved results not yet seen applied. VS Code drops a resolved action's command when the action list
+ * it came from is released during the resolve (the editor asks for actions again as it changes, and the
+ * model takes seconds), while the edit still applies. So a result also counts as applied when its
+ * inserted text arrives in its document; whichever comes first (the edit or the command) wins, once.
+ */
+export class PendingResults<T> {
+  private readonly pending = new Map<string, { value: T; inserts: Insert[]; expiresAt: number }>();
+
+  expect(generationId: string, inserts: readonly Insert[], value: T, now: number): void {
+    for (const [id, entry] of this.pending) if (entry.expiresAt < now) this.pending.delete(id);
+    const kept = inserts.filter((insert) => insert.text.trim()).map((insert) => ({ ...insert, text: plain(insert.text) }));
+    this.pending.set(generationId, { value, inserts: kept, expiresAt: now + PENDING_MS });
+  }
+
+  /** The result, once: its command ran. */
+  take(generationId: string): T | undefined {
+    const entry = this.pending.get(generationId);
+    this.pending.delete(generationId);
+    return entry?.value;
+  }
+
+  /** The results whose inserted text this change of `uri` brought in, once each. */
+  changed(uri: string, texts: readonly string[], now: number): T[] {
+    const arrived = new Set(texts.map(plain));
+    const applied: T[] = [];
+    for (const [id, entry] of this.pending) {
+      if (entry.expiresAt < now) this.pending.delete(id);
+      else if (entry.inserts.some((insert) => insert.uri === uri && arrived.has(insert.text))) {
+        this.pending.delete(id);
+        applied.push(entry.value);
+      }
+    }
+    return applied;
+  }
+}

@@ -7,12 +7,52 @@
  */
 import * as vscode from "vscode";
 import type { Middleware } from "vscode-languageclient/node";
-import { SHOW_EXPLANATION, actionData, actionFocus, isCancellation, lensLabel, resolveErrorText } from "./actionResults";
+import {
+  type Insert,
+  PendingResults,
+  SHOW_EXPLANATION,
+  actionData,
+  actionFocus,
+  isCancellation,
+  lensLabel,
+  resolveErrorText,
+} from "./actionResults";
 import { INLINE_ACCEPTED, type InlineAccepted } from "./client";
 
 export type ActionMiddleware = Pick<Middleware, "resolveCodeAction" | "executeCommand">;
 
-export function actionMiddleware(log: vscode.LogOutputChannel): ActionMiddleware {
+const ACTION_APPLIED = "growpilot.actionApplied";
+
+/** Applied results get their rating lens (INLINE_ACCEPTED) once: from the command, or from the edit arriving. */
+export class AppliedActions implements vscode.Disposable {
+  private readonly pending = new PendingResults<InlineAccepted>();
+  private readonly disposables = [
+    vscode.commands.registerCommand(ACTION_APPLIED, (generationId: string) => this.show(this.pending.take(generationId))),
+    vscode.workspace.onDidChangeTextDocument((event) => {
+      const texts = event.contentChanges.map((change) => change.text);
+      for (const applied of this.pending.changed(event.document.uri.toString(), texts, Date.now())) this.show(applied);
+    }),
+  ];
+
+  /** The command a resolved action runs once applied (VS Code may drop it: see PendingResults). */
+  expect(applied: InlineAccepted, edit: vscode.WorkspaceEdit | undefined): vscode.Command {
+    const inserts: Insert[] = (edit?.entries() ?? []).flatMap(([uri, edits]) =>
+      edits.map((e) => ({ uri: uri.toString(), text: e.newText })),
+    );
+    this.pending.expect(applied.generationId, inserts, applied, Date.now());
+    return { title: "Growpilot: action applied", command: ACTION_APPLIED, arguments: [applied.generationId] };
+  }
+
+  private show(applied: InlineAccepted | undefined): void {
+    if (applied) void vscode.commands.executeCommand(INLINE_ACCEPTED, applied);
+  }
+
+  dispose(): void {
+    for (const disposable of this.disposables) disposable.dispose();
+  }
+}
+
+export function actionMiddleware(log: vscode.LogOutputChannel, applied: AppliedActions): ActionMiddleware {
   return {
     resolveCodeAction: async (item, token, next) => {
       const data = actionData((item as { data?: unknown }).data);
@@ -40,8 +80,13 @@ export function actionMiddleware(log: vscode.LogOutputChannel): ActionMiddleware
       const focus = actionFocus(resolved?.command);
       if (resolved && focus && resolved.command?.command === "growpilot.accept") {
         // Applied: the same rating lens as an accepted completion, over what the action changed.
-        const applied: InlineAccepted = { ...focus, label: lensLabel(focus.action), source: "codeAction", reveal: true };
-        resolved.command = { title: resolved.command.title, command: INLINE_ACCEPTED, arguments: [applied] };
+        const lens: InlineAccepted = { ...focus, label: lensLabel(focus.action), source: "codeAction", reveal: true };
+        resolved.command = applied.expect(lens, resolved.edit);
+      } else if (resolved && focus?.explanationUri) {
+        // Shown now, not by the command: VS Code resolves an action without an edit only to apply it, and
+        // may drop its command (see PendingResults).
+        void vscode.commands.executeCommand(SHOW_EXPLANATION, ...(resolved.command?.arguments ?? []));
+        resolved.command = undefined;
       }
       return resolved;
     },
@@ -54,6 +99,10 @@ export function actionMiddleware(log: vscode.LogOutputChannel): ActionMiddleware
         log.warn(`Markdown preview unavailable (${String(error)}): the daemon shows the explanation instead.`);
         return next(command, args);
       }
+      // Back to the code, the explanation beside it: typing goes on there, and VS Code did not draw the lens
+      // in the code's editor while the preview had the focus.
+      const code = vscode.window.visibleTextEditors.find((editor) => editor.document.uri.toString() === focus.uri);
+      if (code) await vscode.window.showTextDocument(code.document, { viewColumn: code.viewColumn, preserveFocus: false });
       // The explanation is rated above the code it explains (not applied: no growpilot.accept).
       const shown: InlineAccepted = { ...focus, label: lensLabel("explain"), recordAccept: false };
       await vscode.commands.executeCommand(INLINE_ACCEPTED, shown);

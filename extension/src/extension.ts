@@ -1,6 +1,6 @@
 /** Growpilot's VS Code entry point: wires the modules together and starts the daemon. */
 import * as vscode from "vscode";
-import { actionMiddleware } from "./actions";
+import { AppliedActions, actionMiddleware } from "./actions";
 import { Daemon } from "./client";
 import { registerCommands } from "./commands";
 import { Feedback } from "./feedback";
@@ -18,7 +18,8 @@ let daemon: Daemon | undefined; // kept for deactivate(), whose promise VS Code 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel("Growpilot", { log: true });
   const current = new Daemon(log);
-  current.extraMiddleware = actionMiddleware(log);
+  const appliedActions = new AppliedActions();
+  current.extraMiddleware = actionMiddleware(log, appliedActions);
   daemon = current;
   const completionsEnabled = (): boolean =>
     vscode.workspace.getConfiguration("growpilot").get<boolean>("completionsEnabled", true);
@@ -32,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): void {
   };
   context.subscriptions.push(
     log,
+    appliedActions,
     createStatusBar(current),
     new Feedback(current),
     registerCommands(current, log),

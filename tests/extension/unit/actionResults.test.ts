@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { actionData, actionFocus, isCancellation, lensLabel, resolveErrorText } from "../../../extension/src/actionResults";
+import { PendingResults, actionData, actionFocus, isCancellation, lensLabel, resolveErrorText } from "../../../extension/src/actionResults";
 import { RatingLenses } from "../../../extension/src/ratings";
 
 const FOCUS = { generationId: "g1", uri: "file:///a.py", line: 3, action: "docstring" };
@@ -45,4 +45,23 @@ test("an action's lens carries its label, a completion's none", () => {
   lenses.accepted("g2", "file:///b.py", 1);
   assert.equal(lenses.forDocument("file:///a.py")[0]?.label, "Growpilot docstring:");
   assert.equal("label" in (lenses.forDocument("file:///b.py")[0] ?? {}), false);
+});
+
+test("a resolved result counts as applied once: when its inserted text arrives, or when its command runs", () => {
+  const pending = new PendingResults<string>();
+  const doc = '    """Apply a discount."""\n';
+  pending.expect("g1", [{ uri: "file:///a.py", text: doc }], "lens g1", 0);
+  assert.deepEqual(pending.changed("file:///b.py", [doc], 1), [], "another document");
+  assert.deepEqual(pending.changed("file:///a.py", ["x"], 1), [], "the user's typing");
+  assert.deepEqual(pending.changed("file:///a.py", ["", doc.replace(/\n/g, "\r\n")], 2), ["lens g1"], "CRLF documents too");
+  assert.equal(pending.take("g1"), undefined, "the command after the edit shows nothing twice");
+
+  pending.expect("g2", [{ uri: "file:///a.py", text: doc }], "lens g2", 0);
+  assert.equal(pending.take("g2"), "lens g2", "the command alone");
+  assert.deepEqual(pending.changed("file:///a.py", [doc], 1), []);
+
+  pending.expect("g3", [{ uri: "file:///a.py", text: "   " }], "lens g3", 0);
+  assert.deepEqual(pending.changed("file:///a.py", ["   "], 1), [], "whitespace is no evidence");
+  pending.expect("g4", [{ uri: "file:///a.py", text: doc }], "lens g4", 0);
+  assert.deepEqual(pending.changed("file:///a.py", [doc], 11 * 60_000), [], "a result never applied expires");
 });

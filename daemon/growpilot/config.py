@@ -30,7 +30,8 @@ class Settings:
     embedder_path: str = _opt("")  # sentence-transformers folder; "" = default all-MiniLM-L6-v2
     device: str = _opt("auto", choices=("auto", "cpu", "cuda"))
     threads: int = _opt(0, lo=0, hi=256)  # torch threads; 0 = all cores
-    # which engine runs the LM: "auto" = llama.cpp when the model has a GGUF and the binding imports
+    # which engine runs the LM: "auto" = transformers where torch has native bf16 (a GPU, AVX512-BF16, AMX),
+    # else llama.cpp when the model has a GGUF and the binding imports
     backend: str = _opt("auto", choices=("auto", "transformers", "llama.cpp"))
     # completions
     completions_enabled: bool = _opt(True)
@@ -50,6 +51,9 @@ class Settings:
     # when the cursor rests (growpilot/warmUp), the prompt a request there would get is prefilled in the
     # background, so the first keystroke there re-reads only its line (cancelled by any real request)
     warm_up: bool = _opt(True)
+    # after this much decoding a multi-line suggestion ends at its next line end (Tab, and the next one goes
+    # on): a cap for slow decoders (fp32 torch: ~8 tokens/s), which bf16 torch (~17) reaches on long blocks; 0 = off
+    decode_budget_ms: int = _opt(1500, lo=0, hi=60_000)
     memory_examples: int = _opt(2, lo=0, hi=8)  # few-shot examples from the workspace's rated suggestions; 0 = off
     # explicit coding preferences over the learned ones (learning/preferences.py checks the keys and values)
     preferences: dict = _opt({})

@@ -26,6 +26,7 @@ export const DAEMON_SETTINGS = [
   "tokenHealing",
   "typingReuse",
   "warmUp",
+  "decodeBudgetMs",
   "maxFileBytes",
   "maxLineChars",
   "watchDebounceMs",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule
+from growpilot.completion.context import CursorContext, completion_mode, split_at, stop_rule, within_budget
 from growpilot.completion.postprocess import postprocess
 from growpilot.completion.prompt import (Budget, build_prompt, retype_prompt, fit_prefix, head_imports, head_lines, snippet_rooms,
                                          tail_lines)
@@ -168,6 +168,18 @@ def test_block_rule_at_top_level_stops_at_the_next_statement():
     rule = stop_rule("block", "\n")
     text = "def helper(a):\n    return a\ndef other():\n"
     assert text[: rule(text)] == "def helper(a):\n    return a"
+
+
+def test_past_its_decode_budget_a_block_ends_at_its_next_line_end():
+    now = [0.0]
+    rule = within_budget(stop_rule("block", "def f(x):\n    "), 0.7, clock=lambda: now[0])
+    assert rule("y = x") is None  # the clock starts at the first decoded token
+    now[0] = 0.5
+    assert rule("y = x * 2\n    z") is None  # within the budget the block goes on
+    now[0] = 0.8
+    assert rule("y = x * 2\n    z = y + 1") == len("y = x * 2")  # past it: the complete lines
+    assert rule("y = x * 2\n    return y\ndef g():\n") == len("y = x * 2\n    return y")  # the block's own end first
+    assert rule("\n    ") is None  # no line yet: no empty suggestion
 
 
 # ----- postprocess

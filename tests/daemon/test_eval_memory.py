@@ -6,7 +6,7 @@ import os
 import sqlite3
 
 from conftest import run_cli, write_files
-from growpilot.eval.memory import Site, convention_sites, head_of, project_exceptions, split, summarize
+from growpilot.eval.memory import convention_sites, head_of, project_exceptions, split, summarize
 
 ERRORS = (
     "class ShopError(Exception):\n    pass\n\n\n"

@@ -8,11 +8,14 @@ from growpilot.models.holder import choose_backend
 from growpilot.models.provision import ModelError
 
 
-def test_auto_takes_llama_cpp_only_for_a_gguf_it_can_load():
+def test_auto_takes_llama_cpp_for_a_gguf_it_can_load_where_torch_has_no_native_bf16():
     assert choose_backend("auto", has_gguf=True, llama_imports=lambda: True) == "llama.cpp"
     assert choose_backend("auto", has_gguf=True, llama_imports=lambda: False) == "transformers"
     assert choose_backend("auto", has_gguf=False, llama_imports=lambda: True) == "transformers"
     assert choose_backend("transformers", has_gguf=True, llama_imports=lambda: True) == "transformers"
+    # where torch computes bf16 natively its prefill is the faster one: transformers, unless asked for
+    assert choose_backend("auto", has_gguf=True, llama_imports=lambda: True, native_bf16=True) == "transformers"
+    assert choose_backend("llama.cpp", has_gguf=True, llama_imports=lambda: True, native_bf16=True) == "llama.cpp"
 
 
 def test_an_explicit_llama_cpp_that_cannot_serve_says_why():

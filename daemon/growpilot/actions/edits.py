@@ -128,7 +128,6 @@ def body_indent(text: str, target: Target, unit: str = "    ") -> str:
 
 def docstring_edit(text: str, target: Target, body: str) -> TextEdit:
     """Insert (or replace) the target's docstring."""
-    lines = lines_of(text)
     indent = body_indent(text, target)
     literal = docstring_literal(body, indent)
     if target.docstring is not None:

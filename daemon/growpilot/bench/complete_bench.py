@@ -16,6 +16,9 @@ reply carries; the daemon's GROWPILOT_HOME is a throwaway folder sharing the mod
   over both;
   also the same after the cursor rested 6 s (reading before typing), warm-up on;
 - typing along a line: an edit and a request per 1–3 typed characters (typed-ahead hits left out);
+- a 3-line block: where an opener (`if …:`, `def …:`) has a body of exactly 3 lines, the body blanked,
+  the cursor at rest on its first line (indented, empty) 1.5 s, then a request: p50/p95 and the lines
+  suggested;
 - cache hit (the same request again) and typed-ahead reuse (the suggestion's first character typed);
 - cancel → reply (`$/cancelRequest` sent → the error reply received), and cancel → the next request's
   generation starting (that request is sent at the cancel's reply; an upper bound: it also waits for
@@ -47,6 +50,8 @@ from growpilot.indexing.filters import WorkspaceFilter
 from growpilot.paths import model_cache_dir
 
 _ASSIGN = re.compile(r"^(\s*[A-Za-z_][\w.]*\s*=\s*)(\S.{6,})$")
+_OPENER = re.compile(r"^(\s*)(?:if|elif|else|for|while|with|try|except|def)\b.*:$")
+BLOCK_LINES, BLOCK_POSITIONS = 3, 10
 SETTLE_S = 1.5  # idle after moving: ≥ 1 s, and the daemon has indexed the unsaved text (1 s of quiet) by then
 WARM_UP_AFTER_S = 0.3  # the extension's WARM_UP_AFTER_MS
 READING_S, READING_POSITIONS = 6.0, 6  # also: the first keystroke after the cursor rested this long (reading)
@@ -70,6 +75,29 @@ def _positions(root: Path, files: list[str], n: int, seed: int = 0) -> list[tupl
                 found.append((str(root / rel), i, len(m.group(1)), m.group(2)))
     random.Random(seed).shuffle(found)
     return found[:n]
+
+
+def _blocks(root: Path, files: list[str], n: int, seed: int = 1) -> list[tuple[str, int, int]]:
+    """(path, first body line, its indentation): openers whose body is exactly BLOCK_LINES ASCII lines."""
+    found = []
+    for rel in files:
+        if not rel.endswith(".py"):
+            continue
+        lines = (root / rel).read_text(errors="replace").split("\n")
+        for i in range(len(lines) - BLOCK_LINES - 1):
+            if not (m := _OPENER.match(lines[i])) or not lines[i].isascii():
+                continue
+            opener, body, after = len(m.group(1)), lines[i + 1:i + 1 + BLOCK_LINES], lines[i + 1 + BLOCK_LINES]
+            inner = _indent(body[0])
+            if inner > opener and all(b.strip() and b.isascii() and "#" not in b and _indent(b) >= inner for b in body) \
+                    and (not after.strip() or _indent(after) <= opener):
+                found.append((str(root / rel), i + 1, inner))
+    random.Random(seed).shuffle(found)
+    return found[:n]
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 class _Session:
@@ -121,6 +149,21 @@ class _Session:
         ms, reply = self.ask(doc, line, col + 1)
         return doc, ms, reply
 
+    def block_at(self, position) -> tuple[float, dict]:
+        """Blank a block's body (its first line keeps the indentation), rest on it, ask; then restore it."""
+        path, line, indent = position
+        doc = self.doc(path)
+        original = doc.lines[line:line + BLOCK_LINES]
+        for k in range(BLOCK_LINES):
+            doc.edit(line + k, indent if k == 0 else 0, len(doc.lines[line + k]), "")
+        time.sleep(WARM_UP_AFTER_S)
+        doc.rest(line, indent)
+        time.sleep(SETTLE_S - WARM_UP_AFTER_S)
+        ms, reply = self.ask(doc, line, indent)
+        for k, text in enumerate(original):
+            doc.edit(line + k, 0, len(doc.lines[line + k]), text)
+        return ms, reply
+
     def configure(self, **growpilot) -> None:
         self.client.notify("workspace/didChangeConfiguration", {"settings": {"growpilot": growpilot}})
 
@@ -147,7 +190,9 @@ def bench_complete(args, settings: Settings) -> dict:
         if ready.get("error"):
             return {"error": f"the model did not load: {ready['error']}"}
         calibration = _calibrated(client, settings)
-        return {**_run(session, positions, n, settings), "calibration": calibration}
+        blocks = _blocks(root, files, min(BLOCK_POSITIONS, n))
+        return {**_run(session, positions, n, settings), **_block_figures(session, blocks, settings),
+                "calibration": calibration}
     finally:
         session.close()
         client.close()
@@ -246,6 +291,25 @@ def _run(session: _Session, positions: list, n: int, settings: Settings) -> dict
         "cancel_to_model_free_ms": _summary(cancel_free, 1) if cancel_free else {"n": 0},
         "rss_with_model_mb": rss_loaded, "peak_rss_mb": peak,
     }
+
+
+def _block_figures(session: _Session, blocks: list, settings: Settings) -> dict:
+    """Block completions where a 3-line body was: request → reply, and how many lines came back."""
+    session.configure(warmUp=True)
+    ms, lines, rows = [], [], []
+    for position in blocks:
+        elapsed, reply = session.block_at(position)
+        row = session.record(reply)
+        if row is not None and row["source"] == "model":
+            ms.append(elapsed)
+            rows.append(row)
+            lines.append(len(inline_items(reply)[0]["insertText"].split("\n")))
+    session.configure(warmUp=settings.warm_up)
+    key = f"block_{BLOCK_LINES}_lines_ms"
+    if not ms:
+        return {key: {"n": 0, "positions": len(blocks)}}
+    return {key: {**_summary(ms, 1), "lines_suggested_median": sorted(lines)[len(lines) // 2],
+                  "new_tokens_median": sorted(r.get("new_tokens", 0) for r in rows)[len(rows) // 2]}}
 
 
 def _restore(doc: Document, position) -> None:

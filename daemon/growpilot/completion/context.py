@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -67,6 +68,22 @@ def block_indent(prefix: str) -> int:
     if not before.strip():
         return len(before)
     return indent_of(before) + 1  # after an opener: the body is deeper than the opener line
+
+
+def within_budget(rule: Callable[[str], int | None], budget_s: float,
+                  clock: Callable[[], float] = time.perf_counter) -> Callable[[str], int | None]:
+    """`rule`, and once `budget_s` has passed since its first call (the first decoded token), the text up
+    to its last line end: a multi-line suggestion answers with the lines it has."""
+    started: list[float] = []
+
+    def done(text: str) -> int | None:
+        if (end := rule(text)) is not None:
+            return end
+        started[:] = started or [clock()]
+        cut = text.rfind("\n")
+        return cut if cut > 0 and text[:cut].strip() and clock() - started[0] >= budget_s else None
+
+    return done
 
 
 def stop_rule(mode: Mode, prefix: str) -> Callable[[str], int | None]:

@@ -20,7 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from growpilot.completion.context import CursorContext, completion_mode, search_query, split_at, stop_rule
+from growpilot.completion.context import (
+    CursorContext,
+    completion_mode,
+    search_query,
+    split_at,
+    stop_rule,
+    within_budget,
+)
 from growpilot.completion.names import overlap, split_imports, subwords
 from growpilot.completion.outline import definition_view, is_class, is_overload
 from growpilot.completion.postprocess import postprocess
@@ -206,11 +213,14 @@ class CompletionEngine:
         if self._running is not None and not (self._warming and prompt.text.startswith(self._warming)):
             self._running.set()
         self._running, self._warming = cancel, None
+        stop = stop_rule(ctx.mode, ctx.prefix)
+        if self.settings.decode_budget_ms:
+            stop = within_budget(stop, self.settings.decode_budget_ms / 1000)
         try:
             asked_model = time.perf_counter()
             began, gen = await loop.run_in_executor(self._model_pool, _timed, backend.generate, prompt.text,
-                                                    self.settings.max_tokens, stop_rule(ctx.mode, ctx.prefix), cancel,
-                                                    forced, ws.adapter if ws else None)
+                                                    self.settings.max_tokens, stop, cancel, forced,
+                                                    ws.adapter if ws else None)
         except asyncio.CancelledError:
             cancel.set()
             raise

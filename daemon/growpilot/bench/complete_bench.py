@@ -45,6 +45,7 @@ from growpilot.bench.lsp_client import (
     inline_items,
     rss_mb,
 )
+from growpilot.completion.context import indent_of
 from growpilot.config import Settings, to_client
 from growpilot.indexing.filters import WorkspaceFilter
 from growpilot.paths import model_cache_dir
@@ -88,16 +89,12 @@ def _blocks(root: Path, files: list[str], n: int, seed: int = 1) -> list[tuple[s
             if not (m := _OPENER.match(lines[i])) or not lines[i].isascii():
                 continue
             opener, body, after = len(m.group(1)), lines[i + 1:i + 1 + BLOCK_LINES], lines[i + 1 + BLOCK_LINES]
-            inner = _indent(body[0])
-            if inner > opener and all(b.strip() and b.isascii() and "#" not in b and _indent(b) >= inner for b in body) \
-                    and (not after.strip() or _indent(after) <= opener):
+            inner = indent_of(body[0])
+            if inner > opener and all(b.strip() and b.isascii() and "#" not in b and indent_of(b) >= inner for b in body) \
+                    and (not after.strip() or indent_of(after) <= opener):
                 found.append((str(root / rel), i + 1, inner))
     random.Random(seed).shuffle(found)
     return found[:n]
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
 
 
 class _Session:

@@ -422,18 +422,11 @@ async function rateLastDown(bench: Workbench): Promise<string> {
   return row;
 }
 
-/**
- * A code action as a user finds it: on a def line, Refactor… (Ctrl+Shift+R) lists "Growpilot: Add
- * docstring"; choosing it has the daemon generate the docstring, which lands under the def line,
- * and the 👍/👎 lens above it stores the rating against that action's generation.
- */
-async function explain(bench: Workbench): Promise<string> {
-  const page = bench.page;
-  await bench.openFile("discounts.py");
-  await page.keyboard.press("Control+Home");
-  const row = page.locator(".action-widget .monaco-list-row", { hasText: "Growpilot: Explain" });
+/** Refactor… at the cursor, asked again every 10 s (the daemon may not have the file yet), then `title` chosen. */
+async function chooseRefactor(bench: Workbench, title: string, timeoutMs: number, screenshot?: string): Promise<void> {
+  const row = bench.page.locator(".action-widget .monaco-list-row", { hasText: title });
   let asked = 0;
-  await bench.waitFor("Refactor… to list Growpilot: Explain", 30_000, async () => {
+  await bench.waitFor(`Refactor… to list ${title}`, timeoutMs, async () => {
     if ((await row.count()) > 0) return true;
     if (Date.now() - asked > 10_000) {
       await bench.runCommand("Refactor...");
@@ -441,7 +434,16 @@ async function explain(bench: Workbench): Promise<string> {
     }
     return undefined;
   });
+  if (screenshot) await bench.screenshot(screenshot);
   await row.first().click();
+}
+
+/** Explain, from Refactor…: the markdown preview beside the code, and the 👍/👎 lens over the code. */
+async function explain(bench: Workbench): Promise<string> {
+  const page = bench.page;
+  await bench.openFile("discounts.py");
+  await page.keyboard.press("Control+Home");
+  await chooseRefactor(bench, "Growpilot: Explain", 30_000);
   // The markdown preview's tab is named after the explanation file (<generation id>.md).
   const tab = page.locator(".tabs-container .tab", { hasText: /Preview .+\.md/ });
   const title = await bench.waitFor("the explanation's preview", 300_000, async () =>
@@ -458,6 +460,11 @@ async function explain(bench: Workbench): Promise<string> {
   return `preview tab "${title}"`;
 }
 
+/**
+ * A code action as a user finds it: on a def line, Refactor… (Ctrl+Shift+R) lists "Growpilot: Add
+ * docstring"; choosing it has the daemon generate the docstring, which lands under the def line,
+ * and the 👍/👎 lens above it stores the rating against that action's generation.
+ */
 async function addDocstring(bench: Workbench, workspace: string, growpilotHome: string): Promise<string> {
   const page = bench.page;
   const code = [
@@ -469,19 +476,7 @@ async function addDocstring(bench: Workbench, workspace: string, growpilotHome: 
   await fs.writeFile(path.join(workspace, "discounts.py"), `${code.join("\n")}\n`);
   await bench.openFile("discounts.py");
   await page.keyboard.press("Control+Home"); // the cursor on the def line
-  const row = page.locator(".action-widget .monaco-list-row", { hasText: "Growpilot: Add docstring" });
-  let asked = 0;
-  await bench.waitFor("Refactor… to list Growpilot: Add docstring", 60_000, async () => {
-    if ((await row.count()) > 0) return true;
-    if (Date.now() - asked > 10_000) {
-      // The daemon may not have the new file yet: ask again, as a user would.
-      await bench.runCommand("Refactor...");
-      asked = Date.now();
-    }
-    return undefined;
-  });
-  await bench.screenshot("refactor-menu");
-  await row.first().click();
+  await chooseRefactor(bench, "Growpilot: Add docstring", 60_000, "refactor-menu");
   const after = await bench.waitFor("the docstring under the def line", 300_000, async () => {
     const lines = await bench.editorLines();
     return lines.length > code.length && /^\s+[rRuU]?("""|''')/.test(lines[1] ?? "") ? lines : undefined;

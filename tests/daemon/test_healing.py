@@ -16,6 +16,14 @@ def test_allowed_tokens_spell_the_removed_text_or_extend_it():
     assert texts.allowed("") == [] and texts.allowed("zz") == []
 
 
+def test_whitespace_to_spell_is_never_extended():
+    vocab = ["", " ", "  ", "   ", "    ", "     ", " raise", "  raise", " x", "\n"]
+    texts = TokenTexts(vocab)
+    # A statement's first token after indentation carries its last space; the indentation never grows.
+    assert {vocab[i] for i in texts.allowed(" ")} == {" raise", " x"}
+    assert {vocab[i] for i in texts.allowed("    ")} == {" ", "  ", "   "}  # then " raise" or " x"
+
+
 def test_consume_walks_through_the_forced_text():
     assert consume(" ba", " b") == "a"
     assert consume("a", "a") == "" and consume(" ba", " base64") == ""
@@ -41,11 +49,12 @@ def _fake_tokenizer():
     return encode, lambda ids: "".join(back[i] if i in back else chr(i - 100) for i in ids)
 
 
-def test_heal_split_takes_the_last_token_of_the_line_and_never_indentation():
+def test_heal_split_takes_the_last_token_of_the_line_indentation_too():
     encode, decode = _fake_tokenizer()
     assert heal_split("x = ba", encode, decode) == " ba"
     assert heal_split("x =(", encode, decode) == "("
-    assert heal_split("    ", encode, decode) == ""
+    assert heal_split("    ", encode, decode) == " "  # indentation: its last character (healing.py)
+    assert heal_split("\t\t", encode, decode) == "\t"
     assert heal_split("", encode, decode) == ""
 
 

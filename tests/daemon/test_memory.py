@@ -23,8 +23,8 @@ from conftest import run_cli, write_files
 from growpilot.completion.context import search_query
 from growpilot.completion.prompt import Budget, build_prompt
 from growpilot.learning.events import EventStore, GenerationRecord
-from growpilot.learning.memory import (MEMORY_RETAIN_AFTER_S, MEMORY_SHARE, SIMILARITY_THRESHOLD, Example, Memory,
-                                       context_of, rank, tail)
+from growpilot.learning.memory import (MEMORY_RETAIN_AFTER_S, MEMORY_SHARE, SIMILARITY_THRESHOLD, TYPED_SHARE, Example,
+                                       Memory, TypedLines, context_of, rank, tail)
 from growpilot.models.fim import TEMPLATES, Snippet
 from lsp_fixtures import LSP_FILES, Recorder, command, end_of, init_params, open_doc
 
@@ -229,6 +229,31 @@ def test_a_rejected_then_rewritten_position_teaches_the_rewrite(ws, store):
     assert memory.examples(ws, WIDGET, 1)[0].completion == "purge(widget)"
 
 
+def test_typed_lines_are_the_users_rewrites_elsewhere_in_the_language_newest_last_each_once(ws, store):
+    def rewrite(path, typed):
+        gid = _gen(store, ws, WIDGET, "print(widget)", path=path)
+        store.record_signal(gid, "rejected")
+        store.record_signal(gid, "rewritten", typed)
+        return gid
+
+    old = rewrite("inventory/stock.py", "raise StockError(widget)")
+    rewrite("web/app.js", "log.debug(widget);")  # another language
+    rewrite("app.py", "logger.debug(widget)")  # the current file: its lines are in view
+    same = rewrite("inventory/orders.py", "\n    raise StockError(widget)\n")  # first non-blank line, stripped: a repeat
+    new = rewrite("inventory/prices.py", "logger.info('priced %s', widget)")
+    store.flush()
+    memory = Memory(store, WordsEmbedder)
+    got = memory.typed_lines(ws, "app.py", "    ")
+    assert got == TypedLines((same, new), ("raise StockError(widget)", "logger.info('priced %s', widget)"),
+                             "conventions.py")
+    assert memory.typed_lines(ws, "app.py", "", n=1).lines == ("logger.info('priced %s', widget)",)
+    assert memory.typed_lines(ws, "web/other.js", "  ").lines == ("log.debug(widget);",)
+    assert memory.typed_lines(ws, "README.md", "") is None
+    assert memory.typed_lines(ws, "app.py", "    x = ") is None  # not at a statement start
+    store.forget(ws, [same, new])  # forgotten: the older rewrite of the same line is what is left
+    assert memory.typed_lines(ws, "app.py", "    ").ids == (old,)
+
+
 def test_a_forget_by_another_process_is_seen_at_the_next_request(ws, store):
     gid = _gen(store, ws, WIDGET, "frob(widget)")
     store.rate(gid, "up")
@@ -242,7 +267,7 @@ def test_a_forget_by_another_process_is_seen_at_the_next_request(ws, store):
 
 
 # ----- the prompt
-def test_examples_have_their_own_share_whole_and_farthest_from_the_cursor():
+def test_examples_have_their_own_share_whole_and_next_to_the_current_file():
     ex1 = _ex("a" * 32, WIDGET + "frob(widget)")
     ex2 = _ex("b" * 32, GADGET + "frob(gadget)")
     snippet = Snippet("inventory/helpers.py", "def frobnicate_widget_cache(widget_id, ttl_seconds):\n    return True")
@@ -252,19 +277,37 @@ def test_examples_have_their_own_share_whole_and_farthest_from_the_cursor():
     assert built.examples == (ex1.id, ex2.id) and built.provenance()["examples"] == [ex1.id, ex2.id]
     assert [s.path for s in built.snippets] == ["inventory/helpers.py"]  # examples are not retrieval snippets
     text = built.text
-    assert text.index("frob(gadget)") < text.index("frob(widget)") < text.index("frobnicate_widget_cache") < text.index("y = ")
-    assert "<|file_sep|>app.py\n" + ex1.snippet(4).text + "\n<|file_sep|>inventory/helpers.py" in text
+    assert text.index("frobnicate_widget_cache") < text.index("frob(gadget)") < text.index("frob(widget)") < text.index("y = ")
+    assert "<|file_sep|>app.py\n" + ex1.snippet(4).text + "\n<|file_sep|>app.py\nx = 1" in text  # the best nearest
     # A tight budget: the best whole, the next one left out rather than cut (never half a suggestion).
-    tight = build_prompt(QWEN, count, "y = ", "", [], "app.py", "ws", Budget(300, 0.35, 0.3, 0.0, MEMORY_SHARE),
+    tight = build_prompt(QWEN, count, "y = ", "", [], "app.py", "ws", Budget(300, 0.35, 0.3, 0.0, 0.15),
                          repo_format=True, examples=[ex1, ex2])
     assert tight.examples == (ex1.id,) and "frob(widget)" in tight.text and "gadget" not in tight.text
     # Tighter: the best one shows fewer lines of its context, its suggestion still whole.
-    tighter = build_prompt(QWEN, count, "y = ", "", [], "app.py", "ws", Budget(200, 0.35, 0.3, 0.0, MEMORY_SHARE),
+    tighter = build_prompt(QWEN, count, "y = ", "", [], "app.py", "ws", Budget(200, 0.35, 0.3, 0.0, 0.15),
                            repo_format=True, examples=[ex1, ex2])
     assert tighter.examples == (ex1.id,) and "    return helpers.frob(widget)\n" in tighter.text
     assert "def refresh_widget" not in tighter.text
     none = build_prompt(QWEN, count, "y = ", "", [], "app.py", "ws", Budget(1024, 0.35, 0.3), examples=[ex1])
     assert none.examples == () and "frob(widget)" not in none.text  # no share, no examples
+
+
+def test_typed_lines_have_their_own_share_newest_first_last_before_the_file():
+    ex = _ex("a" * 32, WIDGET + "frob(widget)")
+    typed = TypedLines(tuple(f"g{n}" for n in range(40)), tuple(f"raise StockError('case {n}')" for n in range(40)),
+                       "conventions.py")
+    snippet = Snippet("inventory/helpers.py", "def frobnicate_widget_cache(widget_id, ttl_seconds):\n    return True")
+    budget = Budget(1024, 0.35, 0.3, 0.0, MEMORY_SHARE, TYPED_SHARE)
+    built = build_prompt(QWEN, count, "x = 1\ny = ", "\n", [snippet], "app.py", "ws", budget, repo_format=True,
+                         examples=[ex], typed=typed)
+    shown = [n for n in range(40) if f"'case {n}'" in built.text]
+    assert shown and shown == list(range(40 - len(shown), 40)) and len(shown) < 40  # the newest that fit the share
+    assert built.examples == tuple(f"g{n}" for n in shown) + (ex.id,)  # provenance: every memory in the prompt
+    assert [s.path for s in built.snippets] == ["inventory/helpers.py"]
+    text = built.text
+    assert text.index("frobnicate") < text.index("frob(widget)") < text.index("<|file_sep|>conventions.py\n") < text.index("y = ")
+    none = build_prompt(QWEN, count, "y = ", "", [], "app.py", "ws", Budget(1024, 0.35, 0.3), typed=typed)
+    assert none.examples == () and "StockError" not in none.text  # no share, no lines
 
 
 def _ex(gid, text):

@@ -266,6 +266,19 @@ async def _inline(client, uri, pos):
     return item.insert_text, item.command.arguments[0]["generationId"]
 
 
+async def _type_over(client, uri, pos, suggestion: str) -> str:
+    """Type, character by character, something else than `suggestion` where it was shown; what was typed."""
+    typed = "CACHE.clear()" if not suggestion.startswith("C") else "zap()"
+    for i, ch in enumerate(typed):
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2 + i),
+            content_changes=[types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(pos.line, pos.character + i), types.Position(pos.line, pos.character + i)),
+                text=ch)]))
+    await asyncio.sleep(0)
+    return typed
+
+
 def _events(home, gid, want: int, timeout: float = 20.0) -> list:
     deadline = time.monotonic() + timeout
     while True:
@@ -286,14 +299,7 @@ async def test_served_then_typed_over_is_rejected_and_rewritten_accepted_is_reta
     pos = end_of(text)
     suggestion, gid = await _inline(client, uri, pos)
     await asyncio.sleep(0.1)  # seen (past the unseen window), then the user types something else
-    typed = "CACHE.clear()" if not suggestion.startswith("C") else "zap()"
-    for i, ch in enumerate(typed):
-        client.text_document_did_change(types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2 + i),
-            content_changes=[types.TextDocumentContentChangePartial(
-                range=types.Range(types.Position(pos.line, pos.character + i), types.Position(pos.line, pos.character + i)),
-                text=ch)]))
-    await asyncio.sleep(0)
+    typed = await _type_over(client, uri, pos, suggestion)
     rows = await asyncio.get_running_loop().run_in_executor(None, _events, growpilot_home, gid, 2)
     assert rows == [("rejected", None, "implicit"), ("rewritten", typed, "implicit")], rows
 
@@ -312,3 +318,40 @@ async def test_served_then_typed_over_is_rejected_and_rewritten_accepted_is_reta
     rows = await asyncio.get_running_loop().run_in_executor(None, _events, growpilot_home, gid2, 3)
     assert rows == [("accept", None, None), ("retained_30s", "1.000", "implicit"),
                     ("retained_120s", "1.000", "implicit")], rows
+
+
+async def test_what_was_typed_over_a_suggestion_is_in_the_next_prompts_of_other_files(client, root, growpilot_home):
+    text = LSP_FILES["app.py"]
+    uri = open_doc(client, root, "app.py", text)
+    pos = end_of(text)
+    suggestion, gid = await _inline(client, uri, pos)
+    await asyncio.sleep(0.1)
+    typed = await _type_over(client, uri, pos, suggestion)
+    await asyncio.get_running_loop().run_in_executor(None, _events, growpilot_home, gid, 2)
+    other = "inventory/helpers.py"
+    # At a statement's start (the lines typed there are shown there) that the tiny model learned to go on from.
+    full = LSP_FILES[other]
+    for at in ("CACHE.pop", "COOLDOWN[", "return True"):
+        helpers = full[:full.index(at)]
+        result = await client.text_document_inline_completion_async(types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+            text_document=types.TextDocumentIdentifier(open_doc(client, root, other, helpers)),
+            position=end_of(helpers)))
+        if result.items:
+            later = result.items[0].command.arguments[0]["generationId"]
+            break
+    else:
+        pytest.fail("no suggestion in inventory/helpers.py")
+    deadline = time.monotonic() + 15  # the daemon writes the generation in the background
+    while True:
+        db = sqlite3.connect(growpilot_home / "events.sqlite")
+        try:
+            row = db.execute("SELECT prompt, provenance FROM generations WHERE id = ?", (later,)).fetchone()
+        finally:
+            db.close()
+        if row or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    prompt, provenance = row
+    assert f"<|file_sep|>conventions.py\n{typed}\n" in prompt  # the user's own line, as a file of the workspace
+    assert gid in json.loads(provenance)["examples"]

@@ -37,7 +37,7 @@ from growpilot.indexing.languages import language_of, line_comment
 from growpilot.indexing.secrets import is_secret_path
 from growpilot.learning.events import EventStore, GenerationRecord
 from growpilot.learning.metrics import BASE
-from growpilot.learning.memory import MEMORY_SHARE, Memory
+from growpilot.learning.memory import MEMORY_SHARE, TYPED_SHARE, Memory
 from growpilot.models.fim import Snippet
 from growpilot.models.healing import heal_split
 from growpilot.models.holder import ModelHolder
@@ -292,9 +292,9 @@ class CompletionEngine:
         t_plugins = time.perf_counter()
         extra = self.plugins.context(asked) if asked is not None and self.plugins.has_context else []
         t_memory = time.perf_counter()
-        examples = self._examples(ws, ctx)
+        examples, typed = self._memory(ws, ctx)
         t1 = time.perf_counter()
-        prompt = self.build(ws, healed, backend, snippets, extra=extra, examples=examples)
+        prompt = self.build(ws, healed, backend, snippets, extra=extra, examples=examples, typed=typed)
         self._remember(ws, healed, prompt, suffix_read=not warm_up)
         timings = {"retrieval_ms": round((t_plugins - t0) * 1000, 2), "prompt_build_ms": _ms(t1),
                    "snippets": [f"{x.path}" for x in prompt.snippets], "healed": forced}
@@ -329,26 +329,30 @@ class CompletionEngine:
         self._layout = _Layout(self.settings, _where(ws, ctx), ctx.line, ctx.prefix[:len(ctx.prefix) - len(ctx.line_prefix)],
                                ctx.line_prefix, ctx.suffix, prompt, suffix_read)
 
-    def _examples(self, ws: Workspace | None, ctx: CursorContext) -> list:
-        """The few-shot examples for this cursor (learning/memory.py); none when memory is off or fails."""
+    def _memory(self, ws: Workspace | None, ctx: CursorContext) -> tuple[list, object | None]:
+        """The few-shot examples and the user's typed lines for this cursor (learning/memory.py); none
+        when memory is off or fails."""
         k = self.settings.memory_examples
         if self.memory is None or ws is None or k <= 0:
-            return []
+            return [], None
         try:
-            return self.memory.examples(ws.root, ctx.prefix, k, (ctx.path, ctx.prefix + ctx.suffix))
+            return (self.memory.examples(ws.root, ctx.prefix, k, (ctx.path, ctx.prefix + ctx.suffix)),
+                    self.memory.typed_lines(ws.root, ctx.path, ctx.line_prefix))
         except Exception as exc:  # memory must never cost a completion
             log.exception("few-shot memory failed: %s", exc)
-            return []
+            return [], None
 
     def build(self, ws: Workspace | None, ctx: CursorContext, backend, snippets: list[Snippet],
-              repo_format: bool | None = None, extra: list[Snippet] = (), examples: list = ()) -> BuiltPrompt:
+              repo_format: bool | None = None, extra: list[Snippet] = (), examples: list = (),
+              typed=None) -> BuiltPrompt:
         s = self.settings
         return build_prompt(backend.template, backend.count_tokens, ctx.prefix, ctx.suffix, snippets, ctx.path,
                             _repo_name(ws),
-                            Budget(s.prompt_tokens, s.context_share, s.suffix_share, PLUGIN_SHARE, MEMORY_SHARE),
+                            Budget(s.prompt_tokens, s.context_share, s.suffix_share, PLUGIN_SHARE, MEMORY_SHARE,
+                                   TYPED_SHARE),
                             line_comment(ctx.language),
                             repo_format=s.context_format == "repo" if repo_format is None else repo_format,
-                            extra=extra, examples=examples)
+                            extra=extra, examples=examples, typed=typed)
 
     def retrieve(self, ws: Workspace | None, ctx: CursorContext) -> list[Snippet]:
         """Snippets for the prompt, other files first and never the part of this file the prompt shows:

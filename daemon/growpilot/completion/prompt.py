@@ -20,6 +20,14 @@ class Example(Protocol):
 
     def snippet(self, lines: int) -> Snippet: ...
 
+
+class Typed(Protocol):
+    """The user's own typed lines (learning.memory.TypedLines): the generations they replaced, one per
+    line, oldest first, and the newest `n` of them as a snippet."""
+    ids: tuple[str, ...]
+
+    def snippet(self, newest: int) -> Snippet: ...
+
 _RESERVED = 24  # template markers, repo line, file path
 _MIN_SNIPPET_TOKENS = 32
 # Of the prefix's room, at most, for the file's imports when the prefix is cut. On 67 openai-agents
@@ -36,6 +44,7 @@ class Budget:
     suffix_share: float
     plugin_share: float = 0.0  # of the total, at most, for plugins' snippets (`extra`), on top of context_share
     memory_share: float = 0.0  # of the total, at most, for the few-shot examples (`examples`), on top of both
+    typed_share: float = 0.0  # … and for the user's typed lines (`typed`)
 
 
 @dataclass(frozen=True)
@@ -56,28 +65,32 @@ class BuiltPrompt:
 
 def build_prompt(template: FimTemplate, count: CountTokens, prefix: str, suffix: str, snippets: Sequence[Snippet],
                  path: str, repo: str, budget: Budget, comment: str = "#", repo_format: bool = False,
-                 extra: Sequence[Snippet] = (), examples: Sequence[Example] = ()) -> BuiltPrompt:
+                 extra: Sequence[Snippet] = (), examples: Sequence[Example] = (), typed: Typed | None = None) -> BuiltPrompt:
     """Snippets (best first) share their part of the budget; the suffix its share of the budget (at most
     half of what the snippets leave); the prefix the remainder, so whatever a part leaves unused goes to
     the text nearest the cursor. Snippets take their room from the far prefix, not from the suffix: the
     lines right after the cursor (often the next uses of what it is about to call) are worth more.
     `extra` (plugins' snippets, growpilot.plugins) share `plugin_share` the same way, laid out farther
-    from the cursor; `examples` (few-shot memory, best first) `memory_share`, whole, farthest of all."""
+    from the cursor; memory's `examples` (best first) `memory_share`, each whole, and its `typed` lines
+    `typed_share`, the newest that fit, nearest the file: of the memory's layouts tried on openai-agents,
+    this one won as many preference sites as any and cost retrieval-lift nothing (learning/memory.py)."""
     available = max(budget.total - _RESERVED, 64)
     kept, used = fit_snippets(snippets, int(available * budget.context_share), count)
     if extra:
         more, more_used = fit_snippets(extra, int(available * budget.plugin_share), count)
         kept, used = kept + more, used + more_used
+    lines, typed_used = fit_typed(typed, int(available * budget.typed_share), count) if typed else (0, 0)
+    typed_part, typed_ids = ([typed.snippet(lines)], typed.ids[-lines:]) if lines else ([], ())
     shown, shown_used = fit_examples(examples, int(available * budget.memory_share), count)
-    used += shown_used
+    used += shown_used + typed_used
     rest = available - used
     suffix_text, suffix_cost = (head_lines(suffix, min(int(available * budget.suffix_share), rest // 2), count)
                                 if template.has_fim else ("", 0))
     prefix_text, prefix_cost = fit_prefix(prefix, rest - suffix_cost, count)
-    context = tuple(kept + [s for _, s in shown])
+    context = tuple(typed_part + [s for _, s in shown] + kept)
     text = template.render(prefix_text, suffix_text, context, path, repo, comment, repo_format)
     return BuiltPrompt(text, prefix_text, suffix_text, tuple(kept), used + suffix_cost + prefix_cost + _RESERVED,
-                       tuple(gid for gid, _ in shown), context)
+                       tuple(typed_ids) + tuple(gid for gid, _ in shown), context)
 
 
 def retype_prompt(template: FimTemplate, count: CountTokens, previous: BuiltPrompt, previous_line: str, line: str,
@@ -124,6 +137,18 @@ def fit_examples(examples: Sequence[Example], cap: int, count: CountTokens,
                 used += cost
                 break
     return kept, used
+
+
+def fit_typed(typed: Typed, cap: int, count: CountTokens) -> tuple[int, int]:
+    """How many of the typed lines (the newest) fit `cap` tokens as one snippet, and what they cost."""
+    lines = len(typed.ids)
+    while lines:
+        s = typed.snippet(lines)
+        cost = count(s.path) + 2 + sum(count(line + "\n") for line in s.text.split("\n"))
+        if cost <= cap:
+            return lines, cost
+        lines -= 1
+    return 0, 0
 
 
 def fit_snippets(snippets: Sequence[Snippet], cap: int, count: CountTokens) -> tuple[list[Snippet], int]:

@@ -24,6 +24,7 @@ stay within 1.02.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import json
 import logging
@@ -43,6 +44,7 @@ from growpilot.eval.stats import bootstrap_mean, bootstrap_ratio
 from growpilot.learning.events import EventStore, GenerationRecord
 from growpilot.learning.memory import EMBED_PER_REQUEST, SIMILARITY_THRESHOLD, Memory
 from growpilot.learning.preferences import LOG_METHODS
+from growpilot.models.healing import heal_split
 
 log = logging.getLogger(__name__)
 MAX_PER_FILE = 6  # positions per category and file: spread over the repository, not one long module
@@ -173,12 +175,12 @@ def _replay(history: list[Site], files, folder, ws, engine, backend, store: Even
     t0 = time.time() - 3600 - 10 * len(history)  # an hour ago and older: every accept is past its retention wait
     for i, site in enumerate(history):
         ctx = site_context(site, files[site.path])
-        prompt = engine.build(ws, ctx, backend, _prompt_context(ctx, folder, files, ws, engine))
-        gen = backend.generate(prompt.text, SUGGESTION_TOKENS, stop_rule("line", ctx.prefix))
-        suggestion = gen.text.split("\n", 1)[0]
+        healed, forced = heal(ctx, backend)
+        prompt = engine.build(ws, healed, backend, _prompt_context(ctx, folder, files, ws, engine))
+        suggestion = _suggest(backend, prompt.text, ctx, forced)
         gid = store.record_generation(GenerationRecord(
             ws.root, site.path, site.line, site.column, "inline", "line", prompt.text, suggestion, backend.name,
-            None, 0.0, "model", {"healed": ""}, created=t0 + 10 * i))
+            None, 0.0, "model", {"healed": forced}, created=t0 + 10 * i))
         if suggestion.strip() and suggestion.rstrip() == site.rest.rstrip():
             store.accept(gid, "eval")
             counts["accepted"] += 1
@@ -190,6 +192,19 @@ def _replay(history: list[Site], files, folder, ws, engine, backend, store: Even
             log.info("eval memory: %d/%d history positions replayed", i + 1, len(history))
     store.flush()
     return counts
+
+
+def heal(ctx: CursorContext, backend) -> tuple[CursorContext, str]:
+    """The cursor as the product's prompt has it (token healing: the line's last token, or the last
+    character of its indentation, given up), and the text the answer must start with."""
+    forced = heal_split(ctx.line_prefix, backend.encode, backend.decode)
+    return dataclasses.replace(ctx, prefix=ctx.prefix[:len(ctx.prefix) - len(forced)]), forced
+
+
+def _suggest(backend, prompt: str, ctx: CursorContext, forced: str) -> str:
+    """The product's single-line suggestion after `prompt`, without the healed text."""
+    return backend.generate(prompt, SUGGESTION_TOKENS, stop_rule("line", ctx.prefix), None, forced).text[
+        len(forced):].split("\n", 1)[0]
 
 
 def _warm(memory: Memory, root: str, n: int) -> None:
@@ -208,9 +223,9 @@ def _logprob(backend, prompt_ids: list[int], text: str) -> float:
 def _score_site(site: Site, files, folder, ws, engine, backend, memory: Memory, k: int) -> dict:
     ctx = site_context(site, files[site.path])
     snippets = _prompt_context(ctx, folder, files, ws, engine)
-    plain = engine.build(ws, ctx, backend, snippets)
-    default = head_of(backend.generate(plain.text, SUGGESTION_TOKENS, stop_rule("line", ctx.prefix)).text,
-                      site.category)
+    healed, forced = heal(ctx, backend)
+    plain = engine.build(ws, healed, backend, snippets)
+    default = head_of(_suggest(backend, plain.text, ctx, forced), site.category)
     current = (ctx.path, ctx.prefix + ctx.suffix)
     nearest = memory.examples(ws.root, ctx.prefix, 1, current, threshold=-1.0)  # below the cut too: for tuning it
     row = {"path": site.path, "line": site.line + 1, "category": site.category, "head": site.head,
@@ -219,12 +234,15 @@ def _score_site(site: Site, files, folder, ws, engine, backend, memory: Memory, 
     if not row["preference_site"]:
         return row  # the model already writes it the repository's way here
     examples = memory.examples(ws.root, ctx.prefix, k, current)
-    with_memory = engine.build(ws, ctx, backend, snippets, examples=examples)
+    typed = memory.typed_lines(ws.root, ctx.path, ctx.line_prefix)
+    with_memory = engine.build(ws, healed, backend, snippets, examples=examples, typed=typed)
     row["examples"] = [{"id": e.id, "path": e.path, "score": e.score} for e in examples]
+    row["typed_lines"] = len(typed.lines) if typed else 0
     for label, prompt in (("without", plain), ("with", with_memory)):
         ids = backend.encode(prompt.text)
         # An empty default (the model ends the line at once) is scored as the line break it wrote.
-        row[f"margin_{label}"] = round(_logprob(backend, ids, site.head) - _logprob(backend, ids, default or "\n"), 4)
+        row[f"margin_{label}"] = round(_logprob(backend, ids, forced + site.head)
+                                       - _logprob(backend, ids, forced + default if default else "\n"), 4)
     return row
 
 
@@ -236,10 +254,11 @@ def _lift(files, folder, ws, engine, backend, memory: Memory, k: int, n: int) ->
         ctx = task_context(task, files[task.path])
         snippets = _prompt_context(ctx, folder, files, ws, engine)
         examples = memory.examples(ws.root, ctx.prefix, k, (ctx.path, ctx.prefix + ctx.suffix))
+        typed = memory.typed_lines(ws.root, ctx.path, ctx.line_prefix)
         gold = backend.encode(task.gold + "\n")
         row = {"examples": len(examples)}
-        for label, ex in (("context", []), ("memory", examples)):
-            prompt = engine.build(ws, ctx, backend, snippets, examples=ex)
+        for label, ex, lines in (("context", [], None), ("memory", examples, typed)):
+            prompt = engine.build(ws, ctx, backend, snippets, examples=ex, typed=lines)
             row[label], _ = backend.score(backend.encode(prompt.text), gold)
         rows.append(row)
     if not rows:

@@ -5,6 +5,13 @@ of its answer, choosing freely how to tokenize it (as the `guidance` library pop
 
 `TokenTexts` answers, for the text still to be produced, which tokens may come next: those whose text
 starts with it (` base64` for ` ba`) or is a prefix of it (` b`, then `a…`).
+
+Indentation is healed too. A line holding only `    ` ends the prompt in a 4-space token the model never
+saw before a statement: code models' pre-tokenizers split `    raise` as `   ` + ` raise`. Unhealed, the
+model answered with 4 more spaces at 15 of 40 statement starts on openai-agents (docs/experiments.md,
+2026-12-07 late). So such a line gives up its last character only, the prompt ends in the whitespace
+token the model saw in training, and whitespace still to be produced is never extended: a token may cover
+it only when a non-space follows in that token (` raise` for ` `).
 """
 
 from __future__ import annotations
@@ -27,11 +34,13 @@ class TokenTexts:
         if not remaining:
             return []
         ids = [i for k in range(1, len(remaining)) for i in self._by_text.get(remaining[:k], ())]
+        blank = remaining.isspace()
         start = bisect.bisect_left(self._sorted, remaining)
         for text in self._sorted[start:]:
             if not text.startswith(remaining):
                 break
-            ids += self._by_text[text]
+            if not blank or (len(text) > len(remaining) and not text[len(remaining)].isspace()):
+                ids += self._by_text[text]
         return ids
 
 
@@ -41,11 +50,12 @@ def consume(remaining: str, token_text: str) -> str:
 
 
 def heal_split(line_prefix: str, encode: Callable[[str], list[int]], decode: Callable[[list[int]], str]) -> str:
-    """The text of the cursor line's last token, which the prompt gives up and the answer must start with;
-    "" when the line holds only indentation (a block starts there; nothing to heal). The line is
-    tokenized alone: the byte-level BPE pre-tokenizers of code models never merge across a newline."""
-    if not line_prefix.strip():
-        return ""
+    """The text of the cursor line's last token, which the prompt gives up and the answer must start with
+    (for a line holding only indentation, its last character: the statement's first token carries it).
+    The line is tokenized alone: the byte-level BPE pre-tokenizers of code models never merge across a
+    newline."""
+    if line_prefix.isspace():
+        return line_prefix[-1]
     ids = encode(line_prefix)
     if not ids:
         return ""

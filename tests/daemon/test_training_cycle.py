@@ -232,6 +232,21 @@ def test_a_killed_trainer_ends_the_cycle_and_leaves_the_registry_unchanged(works
     assert registry.active().version == "v1"
 
 
+def test_a_trainer_that_crashes_on_its_way_out_after_finishing_keeps_its_run(workspace, tiny_model, monkeypatch,
+                                                                             tmp_path, small_training):
+    make_workspace(workspace)
+    hook = tmp_path / "abort-at-exit"  # as a gloo thread did at the exit of a 2-process CPU run
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import atexit, os, sys\n"
+        "atexit.register(lambda: getattr(sys.modules['__main__'].__spec__, 'name', '') == 'growpilot.training.trainer'"
+        " and os.abort())\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
+    result = TrainingCycle(workspace, settings(tiny_model, trainMaxSteps=2)).run()
+    assert result.version == "v1" and result.steps == 2
+    assert Registry.for_workspace(workspace).versions() == ["v1"]
+
+
 def test_loss_filter_counts_and_feedback_samples(workspace, tiny_model, tmp_path):
     from growpilot.learning.events import EventStore, GenerationRecord
 

@@ -328,7 +328,12 @@ class TrainingCycle:
         if last.get("event") == "error":  # reported (no data, a bad setting, a bug): never resumed
             write_json(run / "failed.json", {"message": last["message"]})
             raise TrainerFailed(f"{module.rsplit('.', 1)[-1]} failed: {last['message']}")
-        if rc != 0:
+        if rc != 0 and last.get("event") == "done" and (run / "result.json").exists():
+            # Finished and saved, then crashed on its way out (seen: a gloo thread aborting the exit of a
+            # 2-process CPU run, "terminate called without an active exception"): the run is whole.
+            log.warning("the %s exited with status %s after it finished; its result stands. Log: %s",
+                        module.rsplit(".", 1)[-1], rc, log_path)
+        elif rc != 0:
             why = f"was killed by {signal.Signals(-rc).name}" if rc < 0 else f"exited with status {rc}"
             raise TrainerFailed(f"the {module.rsplit('.', 1)[-1]} {why} (out of memory?); nothing was registered. "
                                 f"Log: {log_path}\n{_tail(log_path)}")
